@@ -1,0 +1,377 @@
+//! Starting and stopping an engine: claim the instance, create the region and token, spawn the
+//! threads (helpers first, the strategy thread last, so only it is pinned and raised), wait for
+//! a signal, then stop in order — strategy (cancels, confirms), gateway and feed, persistence
+//! (drains the journal), log — join every thread, and remove the region and token.
+
+use crate::clock::LatencyClock;
+use crate::config::{Config, IdleKind};
+use crate::feed_agent::FeedAgent;
+use crate::gateway_agent::GatewayAgent;
+use crate::idle::{run_agent, Agent, Idle};
+use crate::instance::{InstanceLock, TokenFile};
+use crate::journal::{journal_ring, EngineEvent, JournalRecord, JournalWriter};
+use crate::log::{log_rings, Level, Logger};
+use crate::market_maker::MarketMaker;
+use crate::risk::{Limits, RateWindow};
+use crate::strategy::{InstrumentSpec, MarketView, TradingContext};
+use crate::strategy_agent::{StrategyAgent, StrategyWiring};
+use crate::trading::{OrderTable, PositionBook};
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tickwire_feed::synthetic::{SyntheticParams, SyntheticQuotes};
+use tickwire_feed::{InstrumentId, Price, Qty};
+use tickwire_gateway::paper::PaperExchange;
+use tickwire_shm::layout::{
+    flags, write_str, EngineState, EngineStatus, GatewayMode, InstrumentInfo, Reason,
+    MAX_INSTRUMENTS,
+};
+use tickwire_shm::region::{unix_now_ns, RegionInit, RegionWriter};
+
+/// Ring capacities.
+const MARKET_RING: usize = 8192;
+const ORDER_RING: usize = 1024;
+const REPORT_RING: usize = 4096;
+const QUOTE_RING: usize = 8192;
+
+/// Where a running engine keeps its files.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The region.
+    pub shm: PathBuf,
+    /// The token file.
+    pub token: PathBuf,
+    /// The journal.
+    pub journal: PathBuf,
+}
+
+fn idle_for(config: &Config) -> Idle {
+    match config.engine.idle {
+        IdleKind::BusySpin => Idle::BusySpin,
+        IdleKind::Backoff => Idle::backoff(Duration::from_micros(config.engine.max_park_us)),
+    }
+}
+
+fn spawn_agent<A: Agent + Send + 'static>(mut agent: A, mut idle: Idle) -> Result<JoinHandle<()>> {
+    let name = agent.role_name();
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || run_agent(&mut agent, &mut idle))
+        .with_context(|| format!("spawn {name} thread"))
+}
+
+/// Pins the calling thread and raises it to SCHED_FIFO as configured; returns (core, fifo).
+fn place_strategy_thread(config: &Config, logger: &mut Logger) -> (i32, bool) {
+    let mut core = -1;
+    if let Some(id) = config.engine.strategy_core {
+        if core_affinity::set_for_current(core_affinity::CoreId { id }) {
+            core = id as i32;
+        } else {
+            logger.log(Level::Warn, "could not pin the strategy thread to core {}", [id as i64, 0, 0]);
+        }
+    }
+    let mut fifo = false;
+    if config.engine.sched_fifo {
+        let param = libc::sched_param { sched_priority: 10 };
+        // SAFETY: sched_setscheduler(2) on the calling thread (pid 0) with a valid param struct
+        // that outlives the call; failure is reported through the return value only.
+        let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+        fifo = rc == 0;
+        if !fifo {
+            logger.log(Level::Warn, "SCHED_FIFO not permitted (errno {}); running SCHED_OTHER", [
+                i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
+                0,
+                0,
+            ]);
+        }
+    }
+    (core, fifo)
+}
+
+/// Runs an engine until SIGINT/SIGTERM, then stops it cleanly.
+///
+/// # Errors
+///
+/// [`crate::instance::InstanceError`] (as the error itself, so callers can downcast it) when
+/// the instance cannot be claimed; any other start-up failure, with context.
+pub fn run(config: Config) -> Result<()> {
+    let e = &config.engine;
+    let lock = InstanceLock::acquire(&e.run_dir, &e.instance)?;
+    let paths = Paths {
+        shm: e.shm_path.clone(),
+        token: e.run_dir.join(format!("{}.token", e.instance)),
+        journal: e.run_dir.join(format!("{}.sqlite", e.instance)),
+    };
+    let clock = LatencyClock::new();
+
+    let mut infos = Vec::with_capacity(config.instruments.len());
+    for ins in &config.instruments {
+        let mut info = InstrumentInfo {
+            price_decimals: ins.price_decimals,
+            qty_decimals: ins.qty_decimals,
+            tick_size: ins.tick_size,
+            lot_size: ins.lot_size,
+            ..Default::default()
+        };
+        write_str(&mut info.symbol, &ins.symbol);
+        infos.push(info);
+    }
+    let mut region = RegionWriter::create(
+        &paths.shm,
+        &RegionInit {
+            instance: &e.instance,
+            tick_ns_q32: clock.tick_ns_q32(),
+            instruments: &infos,
+        },
+    )
+    .context("create shared-memory region")?;
+    let token = match TokenFile::create(&e.run_dir, &e.instance) {
+        Ok(t) => t,
+        Err(err) => {
+            let _ = region.remove();
+            return Err(err.into());
+        }
+    };
+    let result = run_threads(&config, &clock, &mut region, &paths);
+    token.remove();
+    let removed = region.remove();
+    drop(lock);
+    result?;
+    removed.context("remove shared-memory region")?;
+    Ok(())
+}
+
+fn run_threads(config: &Config, clock: &LatencyClock, region: &mut RegionWriter, paths: &Paths) -> Result<()> {
+    let sections = region
+        .take_sections()
+        .context("region sections already taken")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal while stopping terminates at once (the operator insists).
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
+            .context("install signal handler")?;
+        signal_hook::flag::register(signal, Arc::clone(&stop)).context("install signal handler")?;
+    }
+
+    let (mut log_writer, mut loggers) = log_rings(clock, &["strategy", "engine"]);
+    let mut engine_log = loggers.pop().context("engine logger")?;
+    let strategy_log = loggers.pop().context("strategy logger")?;
+    let log_handle = std::thread::Builder::new()
+        .name("log".into())
+        .spawn(move || {
+            let mut stderr = std::io::stderr();
+            loop {
+                let n = log_writer.drain(&mut stderr);
+                if log_writer.finished() {
+                    break;
+                }
+                if n == 0 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        })
+        .context("spawn log thread")?;
+
+    let storage_alarm = Arc::new(AtomicBool::new(false));
+    let (journal_tx, journal_rx) = journal_ring();
+    let mut journal = JournalWriter::open(
+        &paths.journal,
+        journal_rx,
+        &config.instruments,
+        sections.storage,
+        Arc::clone(&storage_alarm),
+    )?;
+    let persistence = std::thread::Builder::new()
+        .name("persistence".into())
+        .spawn(move || {
+            loop {
+                let n = journal.do_work();
+                if journal.finished() {
+                    return;
+                }
+                if journal.abandoned_with_pending() && n == 0 {
+                    // Shutdown with storage failing: retry for a while, then spill to a file.
+                    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+                    while !journal.finished() && std::time::Instant::now() < deadline {
+                        journal.do_work();
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    if !journal.finished() {
+                        match journal.spill() {
+                            Ok(path) => eprintln!("journal: unwritten records saved to {}", path.display()),
+                            Err(e) => eprintln!("journal: could not save {} unwritten records: {e}", journal.pending()),
+                        }
+                    }
+                    return;
+                }
+                if n == 0 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        })
+        .context("spawn persistence thread")?;
+
+    let (market_tx, market_rx) = rtrb::RingBuffer::new(MARKET_RING);
+    let (order_tx, order_rx) = rtrb::RingBuffer::new(ORDER_RING);
+    let (report_tx, report_rx) = rtrb::RingBuffer::new(REPORT_RING);
+    let (quote_tx, quote_rx) = rtrb::RingBuffer::new(QUOTE_RING);
+    let helpers_stop = Arc::new(AtomicBool::new(false));
+    let publish_ns = config.engine.publish_interval_us * 1000;
+
+    let gateway = GatewayAgent::paper(
+        PaperExchange::new(config.gateway.max_resting),
+        order_rx,
+        quote_rx,
+        report_tx,
+        sections.gateway,
+        clock.clone(),
+        Arc::clone(&helpers_stop),
+    );
+    let gateway_handle = spawn_agent(gateway, idle_for(config))?;
+
+    let sources = config
+        .instruments
+        .iter()
+        .enumerate()
+        .map(|(i, ins)| {
+            SyntheticQuotes::new(SyntheticParams {
+                instrument: InstrumentId(i as u16),
+                start_mid: Price(ins.synthetic_start.unwrap_or(ins.tick_size * 10_000)),
+                tick: ins.tick_size,
+                max_step_ticks: 2,
+                base_qty: Qty(ins.lot_size.max(1) * 100),
+                seed: config.feed.seed.wrapping_add(i as u64),
+            })
+        })
+        .collect();
+    let feed = FeedAgent::synthetic(
+        sources,
+        config.feed.synthetic_rate_hz,
+        market_tx,
+        Some(quote_tx),
+        sections.feed,
+        clock.clone(),
+        publish_ns.min(100_000),
+        Arc::clone(&helpers_stop),
+    );
+    let feed_handle = spawn_agent(feed, idle_for(config))?;
+
+    let ctx = trading_context(config, clock, order_tx, journal_tx, sections.strategy);
+    let wiring = StrategyWiring {
+        market_rx,
+        report_rx,
+        control: sections.control,
+        stop: Arc::clone(&stop),
+        storage_alarm,
+        logger: strategy_log,
+        publish_interval_ns: publish_ns,
+        shutdown_timeout_ns: config.engine.shutdown_timeout_ms * 1_000_000,
+        warmup_events: config.engine.warmup_events,
+        status_template: EngineStatus::default(),
+    };
+    let strategy_config = config.clone();
+    let strategy_handle = std::thread::Builder::new()
+        .name("strategy".into())
+        .spawn(move || {
+            let mut wiring = wiring;
+            let (core, fifo) = place_strategy_thread(&strategy_config, &mut wiring.logger);
+            wiring.status_template = EngineStatus {
+                gateway_mode: GatewayMode::Paper.code(),
+                strategy_core: core,
+                sched_fifo: u32::from(fifo),
+                busy_spin: u32::from(strategy_config.engine.idle == IdleKind::BusySpin),
+                ..EngineStatus::default()
+            };
+            let mut agent = StrategyAgent::new(MarketMaker::new(&strategy_config.strategy), ctx, wiring);
+            let mut idle = idle_for(&strategy_config);
+            run_agent(&mut agent, &mut idle);
+        })
+        .context("spawn strategy thread")?;
+
+    region.set_flags(flags::READY);
+    engine_log.log(Level::Info, "engine running (pid {})", [i64::from(std::process::id()), 0, 0]);
+    while !strategy_handle.is_finished() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    region.set_flags(flags::STOPPING);
+    let strategy_result = strategy_handle.join();
+    helpers_stop.store(true, Ordering::Release);
+    let gateway_result = gateway_handle.join();
+    let feed_result = feed_handle.join();
+    let persistence_result = persistence.join();
+    engine_log.log(Level::Info, "engine stopped", [0; 3]);
+    drop(engine_log);
+    let log_result = log_handle.join();
+    for (name, result) in [
+        ("strategy", strategy_result),
+        ("gateway", gateway_result),
+        ("feed", feed_result),
+        ("persistence", persistence_result),
+        ("log", log_result),
+    ] {
+        if result.is_err() {
+            anyhow::bail!("{name} thread panicked");
+        }
+    }
+    Ok(())
+}
+
+/// Builds the strategy's trading context from a validated config.
+pub fn trading_context(
+    config: &Config,
+    clock: &LatencyClock,
+    order_tx: rtrb::Producer<tickwire_gateway::OrderMsg>,
+    mut journal: crate::journal::JournalSender,
+    section: tickwire_shm::region::StrategySection,
+) -> TradingContext {
+    let mut specs = [InstrumentSpec::default(); MAX_INSTRUMENTS];
+    let mut limits = [Limits {
+        max_position: 0,
+        max_notional: 0,
+        max_orders_per_sec: config.risk.max_orders_per_sec,
+        price_band_bps: config.risk.price_band_bps,
+        max_open_orders: config.risk.max_open_orders,
+    }; MAX_INSTRUMENTS];
+    for (i, ins) in config.instruments.iter().enumerate() {
+        specs[i] = InstrumentSpec {
+            tick_size: ins.tick_size,
+            lot_size: ins.lot_size,
+        };
+        limits[i].max_position = ins.max_position;
+        limits[i].max_notional = ins.max_notional;
+    }
+    let now = clock.ticks();
+    let unix_ns = unix_now_ns();
+    journal.send(JournalRecord::Event {
+        event: EngineEvent::Started,
+        a: i64::from(std::process::id()),
+        b: 0,
+        unix_ns,
+    });
+    TradingContext {
+        clock: clock.clone(),
+        now_ticks: now,
+        cause_ticks: 0,
+        stale_ticks: clock.ns_to_ticks(u64::from(config.risk.stale_feed_ms) * 1_000_000),
+        wall_anchor: (now, unix_ns),
+        markets: [MarketView::default(); MAX_INSTRUMENTS],
+        specs,
+        limits,
+        orders: OrderTable::default(),
+        positions: PositionBook::default(),
+        rate: RateWindow::new(clock.ns_to_ticks(1_000_000_000)),
+        state: EngineState::Running,
+        reason: Reason::None,
+        state_since_unix_ns: unix_ns,
+        reduce_only: false,
+        rejects: [0; 8],
+        order_tx,
+        journal,
+        next_client_id: 1,
+        section,
+        dirty: true,
+    }
+}
