@@ -17,7 +17,7 @@ use crate::strategy::{InstrumentSpec, MarketView, TradingContext};
 use crate::strategy_agent::{StrategyAgent, StrategyWiring};
 use crate::trading::{OrderTable, PositionBook};
 use anyhow::{Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -29,7 +29,7 @@ use tickwire_shm::layout::{
     flags, write_str, EngineState, EngineStatus, GatewayMode, InstrumentInfo, Reason,
     MAX_INSTRUMENTS,
 };
-use tickwire_shm::region::{unix_now_ns, RegionInit, RegionWriter};
+use tickwire_shm::region::{unix_now_ns, RegionInit, RegionWriter, Sections};
 
 /// Ring capacities.
 const MARKET_RING: usize = 8192;
@@ -144,6 +144,140 @@ pub fn run(config: Config) -> Result<()> {
     Ok(())
 }
 
+/// The agents and the journal writer of one engine, wired to each other and to the region but
+/// not yet running: [`run`] puts each on its thread; tests can drive them directly.
+#[derive(Debug)]
+pub struct Pipeline {
+    /// Feed agent.
+    pub feed: FeedAgent,
+    /// Gateway agent.
+    pub gateway: GatewayAgent,
+    /// Strategy agent.
+    pub strategy: StrategyAgent<MarketMaker>,
+    /// Journal writer (persistence thread).
+    pub journal: JournalWriter,
+    /// Stops the feed and gateway agents (set once the strategy agent is done).
+    pub helpers_stop: Arc<AtomicBool>,
+}
+
+/// Wires the agents of `config` to `sections` of a region.
+///
+/// # Errors
+///
+/// When the journal cannot be opened.
+pub fn build_pipeline(
+    config: &Config,
+    clock: &LatencyClock,
+    sections: Sections,
+    journal_path: &Path,
+    stop: Arc<AtomicBool>,
+    strategy_log: Logger,
+) -> Result<Pipeline> {
+    let storage_alarm = Arc::new(AtomicBool::new(false));
+    let (journal_tx, journal_rx) = journal_ring();
+    let journal = JournalWriter::open(
+        journal_path,
+        journal_rx,
+        &config.instruments,
+        sections.storage,
+        Arc::clone(&storage_alarm),
+    )?;
+    let (market_tx, market_rx) = rtrb::RingBuffer::new(MARKET_RING);
+    let (order_tx, order_rx) = rtrb::RingBuffer::new(ORDER_RING);
+    let (report_tx, report_rx) = rtrb::RingBuffer::new(REPORT_RING);
+    let (quote_tx, quote_rx) = rtrb::RingBuffer::new(QUOTE_RING);
+    let helpers_stop = Arc::new(AtomicBool::new(false));
+    let publish_ns = config.engine.publish_interval_us * 1000;
+
+    let gateway = GatewayAgent::paper(
+        PaperExchange::new(config.gateway.max_resting),
+        order_rx,
+        quote_rx,
+        report_tx,
+        sections.gateway,
+        clock.clone(),
+        Arc::clone(&helpers_stop),
+    );
+    let sources = config
+        .instruments
+        .iter()
+        .enumerate()
+        .map(|(i, ins)| {
+            SyntheticQuotes::new(SyntheticParams {
+                instrument: InstrumentId(i as u16),
+                start_mid: Price(ins.synthetic_start.unwrap_or(ins.tick_size * 10_000)),
+                tick: ins.tick_size,
+                max_step_ticks: 2,
+                base_qty: Qty(ins.lot_size.max(1) * 100),
+                seed: config.feed.seed.wrapping_add(i as u64),
+            })
+        })
+        .collect();
+    let feed = FeedAgent::synthetic(
+        sources,
+        config.feed.synthetic_rate_hz,
+        market_tx,
+        Some(quote_tx),
+        sections.feed,
+        clock.clone(),
+        publish_ns.min(100_000),
+        Arc::clone(&helpers_stop),
+    );
+    let ctx = trading_context(config, clock, order_tx, journal_tx, sections.strategy);
+    let wiring = StrategyWiring {
+        market_rx,
+        report_rx,
+        control: sections.control,
+        stop,
+        storage_alarm,
+        logger: strategy_log,
+        publish_interval_ns: publish_ns,
+        shutdown_timeout_ns: config.engine.shutdown_timeout_ms * 1_000_000,
+        warmup_events: config.engine.warmup_events,
+        status_template: EngineStatus {
+            gateway_mode: GatewayMode::Paper.code(),
+            strategy_core: -1,
+            busy_spin: u32::from(config.engine.idle == IdleKind::BusySpin),
+            ..EngineStatus::default()
+        },
+    };
+    let strategy = StrategyAgent::new(MarketMaker::new(&config.strategy), ctx, wiring);
+    Ok(Pipeline {
+        feed,
+        gateway,
+        strategy,
+        journal,
+        helpers_stop,
+    })
+}
+
+fn run_journal(mut journal: JournalWriter) {
+    loop {
+        let n = journal.do_work();
+        if journal.finished() {
+            return;
+        }
+        if journal.abandoned_with_pending() && n == 0 {
+            // Shutdown with storage failing: retry for a while, then spill to a file.
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while !journal.finished() && std::time::Instant::now() < deadline {
+                journal.do_work();
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if !journal.finished() {
+                match journal.spill() {
+                    Ok(path) => eprintln!("journal: unwritten records saved to {}", path.display()),
+                    Err(e) => eprintln!("journal: could not save {} unwritten records: {e}", journal.pending()),
+                }
+            }
+            return;
+        }
+        if n == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
 fn run_threads(config: &Config, clock: &LatencyClock, region: &mut RegionWriter, paths: &Paths) -> Result<()> {
     let sections = region
         .take_sections()
@@ -175,119 +309,22 @@ fn run_threads(config: &Config, clock: &LatencyClock, region: &mut RegionWriter,
         })
         .context("spawn log thread")?;
 
-    let storage_alarm = Arc::new(AtomicBool::new(false));
-    let (journal_tx, journal_rx) = journal_ring();
-    let mut journal = JournalWriter::open(
-        &paths.journal,
-        journal_rx,
-        &config.instruments,
-        sections.storage,
-        Arc::clone(&storage_alarm),
-    )?;
+    let pipeline = build_pipeline(config, clock, sections, &paths.journal, stop, strategy_log)?;
+    let journal = pipeline.journal;
     let persistence = std::thread::Builder::new()
         .name("persistence".into())
-        .spawn(move || {
-            loop {
-                let n = journal.do_work();
-                if journal.finished() {
-                    return;
-                }
-                if journal.abandoned_with_pending() && n == 0 {
-                    // Shutdown with storage failing: retry for a while, then spill to a file.
-                    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-                    while !journal.finished() && std::time::Instant::now() < deadline {
-                        journal.do_work();
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    if !journal.finished() {
-                        match journal.spill() {
-                            Ok(path) => eprintln!("journal: unwritten records saved to {}", path.display()),
-                            Err(e) => eprintln!("journal: could not save {} unwritten records: {e}", journal.pending()),
-                        }
-                    }
-                    return;
-                }
-                if n == 0 {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        })
+        .spawn(move || run_journal(journal))
         .context("spawn persistence thread")?;
-
-    let (market_tx, market_rx) = rtrb::RingBuffer::new(MARKET_RING);
-    let (order_tx, order_rx) = rtrb::RingBuffer::new(ORDER_RING);
-    let (report_tx, report_rx) = rtrb::RingBuffer::new(REPORT_RING);
-    let (quote_tx, quote_rx) = rtrb::RingBuffer::new(QUOTE_RING);
-    let helpers_stop = Arc::new(AtomicBool::new(false));
-    let publish_ns = config.engine.publish_interval_us * 1000;
-
-    let gateway = GatewayAgent::paper(
-        PaperExchange::new(config.gateway.max_resting),
-        order_rx,
-        quote_rx,
-        report_tx,
-        sections.gateway,
-        clock.clone(),
-        Arc::clone(&helpers_stop),
-    );
-    let gateway_handle = spawn_agent(gateway, idle_for(config))?;
-
-    let sources = config
-        .instruments
-        .iter()
-        .enumerate()
-        .map(|(i, ins)| {
-            SyntheticQuotes::new(SyntheticParams {
-                instrument: InstrumentId(i as u16),
-                start_mid: Price(ins.synthetic_start.unwrap_or(ins.tick_size * 10_000)),
-                tick: ins.tick_size,
-                max_step_ticks: 2,
-                base_qty: Qty(ins.lot_size.max(1) * 100),
-                seed: config.feed.seed.wrapping_add(i as u64),
-            })
-        })
-        .collect();
-    let feed = FeedAgent::synthetic(
-        sources,
-        config.feed.synthetic_rate_hz,
-        market_tx,
-        Some(quote_tx),
-        sections.feed,
-        clock.clone(),
-        publish_ns.min(100_000),
-        Arc::clone(&helpers_stop),
-    );
-    let feed_handle = spawn_agent(feed, idle_for(config))?;
-
-    let ctx = trading_context(config, clock, order_tx, journal_tx, sections.strategy);
-    let wiring = StrategyWiring {
-        market_rx,
-        report_rx,
-        control: sections.control,
-        stop: Arc::clone(&stop),
-        storage_alarm,
-        logger: strategy_log,
-        publish_interval_ns: publish_ns,
-        shutdown_timeout_ns: config.engine.shutdown_timeout_ms * 1_000_000,
-        warmup_events: config.engine.warmup_events,
-        status_template: EngineStatus::default(),
-    };
+    let gateway_handle = spawn_agent(pipeline.gateway, idle_for(config))?;
+    let feed_handle = spawn_agent(pipeline.feed, idle_for(config))?;
+    let mut strategy = pipeline.strategy;
     let strategy_config = config.clone();
     let strategy_handle = std::thread::Builder::new()
         .name("strategy".into())
         .spawn(move || {
-            let mut wiring = wiring;
-            let (core, fifo) = place_strategy_thread(&strategy_config, &mut wiring.logger);
-            wiring.status_template = EngineStatus {
-                gateway_mode: GatewayMode::Paper.code(),
-                strategy_core: core,
-                sched_fifo: u32::from(fifo),
-                busy_spin: u32::from(strategy_config.engine.idle == IdleKind::BusySpin),
-                ..EngineStatus::default()
-            };
-            let mut agent = StrategyAgent::new(MarketMaker::new(&strategy_config.strategy), ctx, wiring);
-            let mut idle = idle_for(&strategy_config);
-            run_agent(&mut agent, &mut idle);
+            let (core, fifo) = place_strategy_thread(&strategy_config, strategy.logger_mut());
+            strategy.set_placement(core, fifo);
+            run_agent(&mut strategy, &mut idle_for(&strategy_config));
         })
         .context("spawn strategy thread")?;
 
@@ -298,7 +335,7 @@ fn run_threads(config: &Config, clock: &LatencyClock, region: &mut RegionWriter,
     }
     region.set_flags(flags::STOPPING);
     let strategy_result = strategy_handle.join();
-    helpers_stop.store(true, Ordering::Release);
+    pipeline.helpers_stop.store(true, Ordering::Release);
     let gateway_result = gateway_handle.join();
     let feed_result = feed_handle.join();
     let persistence_result = persistence.join();

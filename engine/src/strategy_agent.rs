@@ -140,6 +140,17 @@ impl<S: Strategy> StrategyAgent<S> {
         }
     }
 
+    /// Records where the strategy thread runs (published in the engine status).
+    pub fn set_placement(&mut self, core: i32, sched_fifo: bool) {
+        self.status_template.strategy_core = core;
+        self.status_template.sched_fifo = u32::from(sched_fifo);
+    }
+
+    /// This thread's logger.
+    pub fn logger_mut(&mut self) -> &mut Logger {
+        &mut self.logger
+    }
+
     /// Heap allocations counted on this thread since warm-up.
     pub fn hot_path_allocations(&self) -> u64 {
         self.hot_allocations

@@ -1,0 +1,133 @@
+//! Engine lifecycle against the real binary: clean stops on SIGINT and SIGTERM, one instance
+//! per name, restart after kill -9, and config errors.
+
+use rusqlite::Connection;
+use std::process::Command;
+use std::time::Duration;
+use tickwire_shm::layout::{CounterId, EngineState};
+use tickwire_tests::{binary, children_of, process_alive, test_config, wait_for, EngineProcess};
+
+fn stops_cleanly_on(signal: i32) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut engine = EngineProcess::start(dir.path(), &test_config(dir.path(), "life", ""));
+    let reader = engine.wait_ready();
+    let pid = engine.child.id();
+    wait_for(Duration::from_secs(20), || (reader.fills_written() > 0).then_some(()))
+        .unwrap_or_else(|| panic!("no fills; stderr:\n{}", engine.stderr_text()));
+    assert!(dir.path().join("run/life.token").exists());
+    assert!(children_of(pid).is_empty(), "the engine starts no child processes");
+
+    engine.signal(signal);
+    let status = engine.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "exit {status:?}; stderr:\n{}", engine.stderr_text());
+    assert!(!process_alive(pid));
+    assert!(!engine.shm.exists(), "region unlinked");
+    assert!(!reader.is_current());
+    assert!(!dir.path().join("run/life.token").exists(), "token removed");
+    // The old mapping tells a monitor the engine stopped cleanly, with nothing left open.
+    assert_eq!(reader.engine().expect("status").state, EngineState::Stopped.code());
+    assert_eq!(reader.open_orders().expect("orders").count, 0, "every order cancelled");
+    assert_eq!(reader.counter(CounterId::HotPathAllocations), 0);
+
+    let db = Connection::open(dir.path().join("run/life.sqlite")).expect("journal");
+    let stopped: i64 = db
+        .query_row("SELECT count(*) FROM events WHERE event = 'stopped'", [], |r| r.get(0))
+        .expect("query");
+    assert_eq!(stopped, 1);
+    let fills: i64 = db
+        .query_row("SELECT count(*) FROM fills", [], |r| r.get(0))
+        .expect("query");
+    assert_eq!(fills as u64, reader.fills_written(), "every fill journaled");
+    let open: i64 = db
+        .query_row(
+            "SELECT count(*) FROM orders o WHERE NOT EXISTS (SELECT 1 FROM order_updates u \
+             WHERE u.client_id = o.client_id AND u.event IN ('canceled', 'rejected')) \
+             AND (SELECT coalesce(sum(CAST(qty AS REAL)), 0) FROM fills f WHERE f.client_id = o.client_id) \
+             < CAST(o.qty AS REAL)",
+            [],
+            |r| r.get(0),
+        )
+        .expect("query");
+    assert_eq!(open, 0, "every journaled order ended filled, cancelled or rejected");
+}
+
+#[test]
+fn sigint_cancels_flushes_unlinks_and_exits_zero() {
+    stops_cleanly_on(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_cancels_flushes_unlinks_and_exits_zero() {
+    stops_cleanly_on(libc::SIGTERM);
+}
+
+#[test]
+fn second_instance_exits_3_naming_the_first_pid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = test_config(dir.path(), "single", "");
+    let mut first = EngineProcess::start(dir.path(), &config);
+    first.wait_ready();
+    let second_dir = dir.path().join("second");
+    std::fs::create_dir(&second_dir).expect("dir");
+    let mut second = EngineProcess::start(&second_dir, &config);
+    let status = second.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(3), "stderr:\n{}", second.stderr_text());
+    let text = second.stderr_text();
+    assert!(text.contains(&format!("pid {}", first.child.id())), "{text}");
+    assert!(text.contains("already running"), "{text}");
+    assert!(process_alive(first.child.id()), "the first engine is unaffected");
+    first.signal(libc::SIGTERM);
+    assert!(first.wait_exit(Duration::from_secs(10)).success());
+}
+
+#[test]
+fn a_killed_engine_leaves_no_lock_that_blocks_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = test_config(dir.path(), "phoenix", "");
+    let mut first = EngineProcess::start(dir.path(), &config);
+    first.wait_ready();
+    let first_pid = first.child.id();
+    first.signal(libc::SIGKILL);
+    first.wait_exit(Duration::from_secs(10));
+    assert!(dir.path().join("run/phoenix.lock").exists(), "stale lock file left behind");
+    assert!(dir.path().join("region").exists(), "stale region left behind");
+
+    let mut second = EngineProcess::start(dir.path(), &config);
+    let reader = second.wait_ready();
+    assert_ne!(reader.pid(), first_pid, "the stale region was replaced");
+    second.signal(libc::SIGINT);
+    assert!(second.wait_exit(Duration::from_secs(10)).success());
+}
+
+#[test]
+fn bad_configs_exit_2_naming_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = test_config(dir.path(), "cfg", "");
+    let cases = [
+        (good.replace("idle = \"backoff\"", "idle = \"nap\""), "nap"),
+        (good.replace("max_open_orders = 4", "max_open_orders = 0"), "risk.max_open_orders"),
+        (good.replace("[feed]", "[feed]\nturbo = 1"), "turbo"),
+        (good.replace("\nsize = \"0.01\"", "\nsize = \"ten\""), "strategy.size"),
+        ("not = [toml".to_string(), "engine.toml"),
+    ];
+    for (config, needle) in cases {
+        let path = dir.path().join("engine.toml");
+        std::fs::write(&path, &config).expect("write");
+        let out = Command::new(binary("engine"))
+            .args(["run", "--config"])
+            .arg(&path)
+            .output()
+            .expect("run engine");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{needle}: {stderr}");
+        assert!(stderr.contains(needle), "{needle} missing from: {stderr}");
+    }
+    let missing = Command::new(binary("engine"))
+        .args(["run", "--config", "/nonexistent/engine.toml"])
+        .output()
+        .expect("run engine");
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/engine.toml"));
+    let usage = Command::new(binary("engine")).arg("fly").output().expect("run engine");
+    assert_eq!(usage.status.code(), Some(2));
+}

@@ -1,0 +1,216 @@
+//! Support for the end-to-end tests: builds the binaries once, starts real engine processes
+//! with private configs, waits on their shared-memory region, and never leaves a process
+//! behind (every [`EngineProcess`] is killed on drop). Every wait is bounded in time.
+#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tickwire_shm::layout::flags;
+use tickwire_shm::region::RegionReader;
+
+/// Path of a workspace binary, built once per test process with the same profile as the tests.
+pub fn binary(name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps layout")
+        .to_path_buf();
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.iter().any(|b| b == name) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let mut cmd = Command::new(cargo);
+        let package = format!("tickwire-{name}");
+        cmd.args(["build", "--quiet", "-p", &package, "--bin", name]);
+        if release {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "building {name} failed");
+        built.push(name.to_string());
+    }
+    let path = profile_dir.join(name);
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// Polls `f` every 5 ms until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A config for tests: backoff idle, synthetic feed, paper gateway, files in `dir`.
+pub fn test_config(dir: &Path, instance: &str, extra_engine: &str) -> String {
+    format!(
+        r#"
+[engine]
+instance = "{instance}"
+run_dir = "{run}"
+shm_path = "{shm}"
+idle = "backoff"
+max_park_us = 200
+shutdown_timeout_ms = 2000
+warmup_events = 1000
+{extra_engine}
+
+[feed]
+source = "synthetic"
+synthetic_rate_hz = 500
+seed = 11
+
+[gateway]
+mode = "paper"
+
+[risk]
+max_position = "0.05"
+max_notional = "5000"
+max_orders_per_sec = 200
+price_band_bps = 100
+max_open_orders = 4
+stale_feed_ms = 1000
+
+[strategy]
+kind = "market-maker"
+instrument = "BTCUSDT"
+half_spread_ticks = 1
+size = "0.01"
+skew_ticks_per_size = 1
+requote_threshold_ticks = 2
+
+[[instruments]]
+symbol = "BTCUSDT"
+price_decimals = 2
+qty_decimals = 5
+tick_size = "0.01"
+lot_size = "0.00001"
+synthetic_start = "50000.00"
+"#,
+        run = dir.join("run").display(),
+        shm = dir.join("region").display(),
+    )
+}
+
+/// A running engine process, killed on drop if still alive.
+#[derive(Debug)]
+pub struct EngineProcess {
+    /// The child.
+    pub child: Child,
+    /// Its region file.
+    pub shm: PathBuf,
+    /// Its run directory.
+    pub run_dir: PathBuf,
+    /// Its stderr, captured to a file.
+    pub stderr: PathBuf,
+}
+
+impl EngineProcess {
+    /// Starts `engine run` with `config` written into `dir`.
+    pub fn start(dir: &Path, config: &str) -> Self {
+        let config_path = dir.join("engine.toml");
+        std::fs::write(&config_path, config).expect("write config");
+        let stderr = dir.join(format!("engine-{}.stderr", Instant::now().elapsed().as_nanos()));
+        let child = Command::new(binary("engine"))
+            .args(["run", "--config"])
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("spawn engine");
+        Self {
+            child,
+            shm: dir.join("region"),
+            run_dir: dir.join("run"),
+            stderr,
+        }
+    }
+
+    /// Waits until the engine's region is complete and marked ready.
+    pub fn wait_ready(&mut self) -> RegionReader {
+        let pid = self.child.id();
+        let shm = self.shm.clone();
+        let reader = wait_for(Duration::from_secs(30), || {
+            let r = RegionReader::open(&shm).ok()?;
+            (r.pid() == pid && r.flags() & flags::READY != 0).then_some(r)
+        });
+        match reader {
+            Some(r) => r,
+            None => panic!(
+                "engine never became ready; exit {:?}; stderr:\n{}",
+                self.child.try_wait(),
+                self.stderr_text()
+            ),
+        }
+    }
+
+    /// Sends a signal.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid, which we have not reaped yet.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        assert_eq!(rc, 0, "kill({signal})");
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let child = &mut self.child;
+        match wait_for(timeout, || child.try_wait().expect("try_wait")) {
+            Some(status) => status,
+            None => panic!("engine did not exit within {timeout:?}; stderr:\n{}", self.stderr_text()),
+        }
+    }
+
+    /// The captured stderr so far.
+    pub fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for EngineProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Whether a process with `pid` exists (and is not a zombie).
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Child processes of `pid` (from /proc).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(pid)
+            })
+        })
+        .collect()
+}
