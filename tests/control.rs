@@ -35,7 +35,10 @@ fn pause_resume_kill_round_trip() {
     })
     .expect("paused with no open orders");
     assert_eq!(paused.reason, Reason::Operator.code());
-    assert!(paused.state_since_unix_ns > 0, "the pause's start is published");
+    assert!(
+        paused.state_since_unix_ns > 0,
+        "the pause's start is published"
+    );
 
     assert_eq!(send(&reader, Command::Resume), Ack::Done);
     wait_for(Duration::from_secs(5), || {
@@ -46,18 +49,25 @@ fn pause_resume_kill_round_trip() {
 
     let client = reader.control().expect("control");
     let ticket = client.send_code(77).expect("send");
-    let ack = client.wait_ack(ticket, Duration::from_secs(5)).expect("ack");
+    let ack = client
+        .wait_ack(ticket, Duration::from_secs(5))
+        .expect("ack");
     assert_eq!(ack, Some(Ok(Ack::UnknownCommand)));
 
     assert_eq!(send(&reader, Command::Kill), Ack::Done);
     let halted = wait_for(Duration::from_secs(5), || {
         let s = reader.engine().ok()?;
-        (s.state == EngineState::Halted.code() && reader.open_orders().ok()?.count == 0).then_some(s)
+        (s.state == EngineState::Halted.code() && reader.open_orders().ok()?.count == 0)
+            .then_some(s)
     })
     .expect("halted with nothing open");
     assert_eq!(halted.reason, Reason::KillSwitch.code());
     assert_eq!(reader.risk().expect("risk").kill_switch, 1);
-    assert_eq!(send(&reader, Command::Resume), Ack::Refused, "no resume after the kill switch");
+    assert_eq!(
+        send(&reader, Command::Resume),
+        Ack::Refused,
+        "no resume after the kill switch"
+    );
 
     engine.signal(libc::SIGTERM);
     assert!(engine.wait_exit(Duration::from_secs(10)).success());

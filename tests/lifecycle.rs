@@ -12,26 +12,46 @@ fn stops_cleanly_on(signal: i32) {
     let mut engine = EngineProcess::start(dir.path(), &test_config(dir.path(), "life", ""));
     let reader = engine.wait_ready();
     let pid = engine.child.id();
-    wait_for(Duration::from_secs(20), || (reader.fills_written() > 0).then_some(()))
-        .unwrap_or_else(|| panic!("no fills; stderr:\n{}", engine.stderr_text()));
+    wait_for(Duration::from_secs(20), || {
+        (reader.fills_written() > 0).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no fills; stderr:\n{}", engine.stderr_text()));
     assert!(dir.path().join("run/life.token").exists());
-    assert!(children_of(pid).is_empty(), "the engine starts no child processes");
+    assert!(
+        children_of(pid).is_empty(),
+        "the engine starts no child processes"
+    );
 
     engine.signal(signal);
     let status = engine.wait_exit(Duration::from_secs(10));
-    assert!(status.success(), "exit {status:?}; stderr:\n{}", engine.stderr_text());
+    assert!(
+        status.success(),
+        "exit {status:?}; stderr:\n{}",
+        engine.stderr_text()
+    );
     assert!(!process_alive(pid));
     assert!(!engine.shm.exists(), "region unlinked");
     assert!(!reader.is_current());
     assert!(!dir.path().join("run/life.token").exists(), "token removed");
     // The old mapping tells a monitor the engine stopped cleanly, with nothing left open.
-    assert_eq!(reader.engine().expect("status").state, EngineState::Stopped.code());
-    assert_eq!(reader.open_orders().expect("orders").count, 0, "every order cancelled");
+    assert_eq!(
+        reader.engine().expect("status").state,
+        EngineState::Stopped.code()
+    );
+    assert_eq!(
+        reader.open_orders().expect("orders").count,
+        0,
+        "every order cancelled"
+    );
     assert_eq!(reader.counter(CounterId::HotPathAllocations), 0);
 
     let db = Connection::open(dir.path().join("run/life.sqlite")).expect("journal");
     let stopped: i64 = db
-        .query_row("SELECT count(*) FROM events WHERE event = 'stopped'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM events WHERE event = 'stopped'",
+            [],
+            |r| r.get(0),
+        )
         .expect("query");
     assert_eq!(stopped, 1);
     let fills: i64 = db
@@ -48,7 +68,10 @@ fn stops_cleanly_on(signal: i32) {
             |r| r.get(0),
         )
         .expect("query");
-    assert_eq!(open, 0, "every journaled order ended filled, cancelled or rejected");
+    assert_eq!(
+        open, 0,
+        "every journaled order ended filled, cancelled or rejected"
+    );
 }
 
 #[test]
@@ -73,9 +96,15 @@ fn second_instance_exits_3_naming_the_first_pid() {
     let status = second.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(3), "stderr:\n{}", second.stderr_text());
     let text = second.stderr_text();
-    assert!(text.contains(&format!("pid {}", first.child.id())), "{text}");
+    assert!(
+        text.contains(&format!("pid {}", first.child.id())),
+        "{text}"
+    );
     assert!(text.contains("already running"), "{text}");
-    assert!(process_alive(first.child.id()), "the first engine is unaffected");
+    assert!(
+        process_alive(first.child.id()),
+        "the first engine is unaffected"
+    );
     first.signal(libc::SIGTERM);
     assert!(first.wait_exit(Duration::from_secs(10)).success());
 }
@@ -89,8 +118,14 @@ fn a_killed_engine_leaves_no_lock_that_blocks_a_restart() {
     let first_pid = first.child.id();
     first.signal(libc::SIGKILL);
     first.wait_exit(Duration::from_secs(10));
-    assert!(dir.path().join("run/phoenix.lock").exists(), "stale lock file left behind");
-    assert!(dir.path().join("region").exists(), "stale region left behind");
+    assert!(
+        dir.path().join("run/phoenix.lock").exists(),
+        "stale lock file left behind"
+    );
+    assert!(
+        dir.path().join("region").exists(),
+        "stale region left behind"
+    );
 
     let mut second = EngineProcess::start(dir.path(), &config);
     let reader = second.wait_ready();
@@ -105,9 +140,15 @@ fn bad_configs_exit_2_naming_the_key() {
     let good = test_config(dir.path(), "cfg", "");
     let cases = [
         (good.replace("idle = \"backoff\"", "idle = \"nap\""), "nap"),
-        (good.replace("max_open_orders = 4", "max_open_orders = 0"), "risk.max_open_orders"),
+        (
+            good.replace("max_open_orders = 4", "max_open_orders = 0"),
+            "risk.max_open_orders",
+        ),
         (good.replace("[feed]", "[feed]\nturbo = 1"), "turbo"),
-        (good.replace("\nsize = \"0.01\"", "\nsize = \"ten\""), "strategy.size"),
+        (
+            good.replace("\nsize = \"0.01\"", "\nsize = \"ten\""),
+            "strategy.size",
+        ),
         ("not = [toml".to_string(), "engine.toml"),
     ];
     for (config, needle) in cases {
@@ -128,6 +169,9 @@ fn bad_configs_exit_2_naming_the_key() {
         .expect("run engine");
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/engine.toml"));
-    let usage = Command::new(binary("engine")).arg("fly").output().expect("run engine");
+    let usage = Command::new(binary("engine"))
+        .arg("fly")
+        .output()
+        .expect("run engine");
     assert_eq!(usage.status.code(), Some(2));
 }

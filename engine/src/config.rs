@@ -350,14 +350,20 @@ impl Validator<'_> {
     fn positive(&self, key: &str, text: &str, decimals: u32) -> Result<i64, ConfigError> {
         let v = self.fixed(key, text, decimals)?;
         if v <= 0 {
-            return Err((self.invalid)(key, format!("{text:?} must be greater than zero")));
+            return Err((self.invalid)(
+                key,
+                format!("{text:?} must be greater than zero"),
+            ));
         }
         Ok(v)
     }
 
     fn range(&self, key: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
         if value < min || value > max {
-            return Err((self.invalid)(key, format!("{value} is outside {min}..={max}")));
+            return Err((self.invalid)(
+                key,
+                format!("{value} is outside {min}..={max}"),
+            ));
         }
         Ok(())
     }
@@ -377,8 +383,18 @@ impl Validator<'_> {
             ));
         }
         self.range("engine.max_park_us", e.max_park_us, 1, 1_000_000)?;
-        self.range("engine.publish_interval_us", e.publish_interval_us, 10, 1_000_000)?;
-        self.range("engine.shutdown_timeout_ms", e.shutdown_timeout_ms, 1, 60_000)?;
+        self.range(
+            "engine.publish_interval_us",
+            e.publish_interval_us,
+            10,
+            1_000_000,
+        )?;
+        self.range(
+            "engine.shutdown_timeout_ms",
+            e.shutdown_timeout_ms,
+            1,
+            60_000,
+        )?;
         if let Some(core) = e.strategy_core {
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             if core >= cores {
@@ -391,7 +407,10 @@ impl Validator<'_> {
         if f.instruments.is_empty() || f.instruments.len() > MAX_INSTRUMENTS {
             return Err((self.invalid)(
                 "instruments",
-                format!("{} given, 1..={MAX_INSTRUMENTS} allowed", f.instruments.len()),
+                format!(
+                    "{} given, 1..={MAX_INSTRUMENTS} allowed",
+                    f.instruments.len()
+                ),
             ));
         }
         self.range(
@@ -400,19 +419,48 @@ impl Validator<'_> {
             1,
             MAX_OPEN_ORDERS as u64,
         )?;
-        self.range("risk.max_orders_per_sec", u64::from(f.risk.max_orders_per_sec), 1, 1_000_000)?;
-        self.range("risk.price_band_bps", u64::from(f.risk.price_band_bps), 1, 10_000)?;
-        self.range("risk.stale_feed_ms", u64::from(f.risk.stale_feed_ms), 1, 3_600_000)?;
-        self.range("gateway.max_resting", f.gateway.max_resting as u64, 1, 1_000_000)?;
+        self.range(
+            "risk.max_orders_per_sec",
+            u64::from(f.risk.max_orders_per_sec),
+            1,
+            1_000_000,
+        )?;
+        self.range(
+            "risk.price_band_bps",
+            u64::from(f.risk.price_band_bps),
+            1,
+            10_000,
+        )?;
+        self.range(
+            "risk.stale_feed_ms",
+            u64::from(f.risk.stale_feed_ms),
+            1,
+            3_600_000,
+        )?;
+        self.range(
+            "gateway.max_resting",
+            f.gateway.max_resting as u64,
+            1,
+            1_000_000,
+        )?;
 
         let mut instruments = Vec::with_capacity(f.instruments.len());
         for (i, ins) in f.instruments.iter().enumerate() {
             let key = |k: &str| format!("instruments[{i}].{k}");
             if ins.symbol.is_empty() || ins.symbol.len() > 15 {
-                return Err((self.invalid)(&key("symbol"), format!("{:?} must be 1-15 bytes", ins.symbol)));
+                return Err((self.invalid)(
+                    &key("symbol"),
+                    format!("{:?} must be 1-15 bytes", ins.symbol),
+                ));
             }
-            if instruments.iter().any(|x: &Instrument| x.symbol == ins.symbol) {
-                return Err((self.invalid)(&key("symbol"), format!("{:?} is listed twice", ins.symbol)));
+            if instruments
+                .iter()
+                .any(|x: &Instrument| x.symbol == ins.symbol)
+            {
+                return Err((self.invalid)(
+                    &key("symbol"),
+                    format!("{:?} is listed twice", ins.symbol),
+                ));
             }
             self.range(&key("price_decimals"), u64::from(ins.price_decimals), 0, 12)?;
             self.range(&key("qty_decimals"), u64::from(ins.qty_decimals), 0, 12)?;
@@ -428,7 +476,8 @@ impl Validator<'_> {
                 }
                 None => None,
             };
-            let max_position = self.positive("risk.max_position", &f.risk.max_position, ins.qty_decimals)?;
+            let max_position =
+                self.positive("risk.max_position", &f.risk.max_position, ins.qty_decimals)?;
             let max_notional = i128::from(self.positive(
                 "risk.max_notional",
                 &f.risk.max_notional,
@@ -453,24 +502,48 @@ impl Validator<'_> {
             .ok_or_else(|| {
                 (self.invalid)(
                     "strategy.instrument",
-                    format!("{:?} is not one of the configured instruments", s.instrument),
+                    format!(
+                        "{:?} is not one of the configured instruments",
+                        s.instrument
+                    ),
                 )
             })?;
         let traded = &instruments[instrument];
-        self.range("strategy.half_spread_ticks", u64::from(s.half_spread_ticks), 1, 1_000_000)?;
-        self.range("strategy.requote_threshold_ticks", u64::from(s.requote_threshold_ticks), 1, 1_000_000)?;
-        self.range("strategy.skew_ticks_per_size", u64::from(s.skew_ticks_per_size), 0, 1_000_000)?;
+        self.range(
+            "strategy.half_spread_ticks",
+            u64::from(s.half_spread_ticks),
+            1,
+            1_000_000,
+        )?;
+        self.range(
+            "strategy.requote_threshold_ticks",
+            u64::from(s.requote_threshold_ticks),
+            1,
+            1_000_000,
+        )?;
+        self.range(
+            "strategy.skew_ticks_per_size",
+            u64::from(s.skew_ticks_per_size),
+            0,
+            1_000_000,
+        )?;
         let size = self.positive("strategy.size", &s.size, traded.qty_decimals)?;
         if size % traded.lot_size != 0 {
             return Err((self.invalid)(
                 "strategy.size",
-                format!("{:?} is not a multiple of the lot size {}", s.size, traded.lot_size),
+                format!(
+                    "{:?} is not a multiple of the lot size {}",
+                    s.size, traded.lot_size
+                ),
             ));
         }
         if size > traded.max_position {
             return Err((self.invalid)(
                 "strategy.size",
-                format!("{:?} exceeds risk.max_position {:?}", s.size, f.risk.max_position),
+                format!(
+                    "{:?} exceeds risk.max_position {:?}",
+                    s.size, f.risk.max_position
+                ),
             ));
         }
 
@@ -585,18 +658,58 @@ synthetic_start = "50000.00"
     #[test]
     fn errors_name_the_key_and_the_problem() {
         let cases: &[(&str, &str, &[&str])] = &[
-            ("idle = \"backoff\"", "idle = \"backoff\"\nturbo = true", &["unknown field", "turbo"]),
-            ("idle = \"backoff\"", "idle = \"sleepy\"", &["sleepy", "busy-spin"]),
-            ("max_open_orders = 4", "max_open_orders = 400", &["risk.max_open_orders", "400"]),
-            ("max_open_orders = 4", "max_open_orders = \"4\"", &["max_open_orders", "invalid type"]),
-            ("size = \"0.01\"", "size = \"0.000001\"", &["strategy.size", "0.000001"]),
+            (
+                "idle = \"backoff\"",
+                "idle = \"backoff\"\nturbo = true",
+                &["unknown field", "turbo"],
+            ),
+            (
+                "idle = \"backoff\"",
+                "idle = \"sleepy\"",
+                &["sleepy", "busy-spin"],
+            ),
+            (
+                "max_open_orders = 4",
+                "max_open_orders = 400",
+                &["risk.max_open_orders", "400"],
+            ),
+            (
+                "max_open_orders = 4",
+                "max_open_orders = \"4\"",
+                &["max_open_orders", "invalid type"],
+            ),
+            (
+                "size = \"0.01\"",
+                "size = \"0.000001\"",
+                &["strategy.size", "0.000001"],
+            ),
             ("size = \"0.01\"", "size = \"-1\"", &["strategy.size"]),
-            ("size = \"0.01\"", "size = \"1\"", &["strategy.size", "max_position"]),
-            ("instrument = \"BTCUSDT\"", "instrument = \"ETHUSDT\"", &["strategy.instrument", "ETHUSDT"]),
-            ("tick_size = \"0.01\"", "tick_size = \"abc\"", &["instruments[0].tick_size", "abc"]),
-            ("instance = \"unit\"", "instance = \"../etc\"", &["engine.instance"]),
+            (
+                "size = \"0.01\"",
+                "size = \"1\"",
+                &["strategy.size", "max_position"],
+            ),
+            (
+                "instrument = \"BTCUSDT\"",
+                "instrument = \"ETHUSDT\"",
+                &["strategy.instrument", "ETHUSDT"],
+            ),
+            (
+                "tick_size = \"0.01\"",
+                "tick_size = \"abc\"",
+                &["instruments[0].tick_size", "abc"],
+            ),
+            (
+                "instance = \"unit\"",
+                "instance = \"../etc\"",
+                &["engine.instance"],
+            ),
             ("mode = \"paper\"", "mode = \"live\"", &["live", "paper"]),
-            ("synthetic_start = \"50000.00\"", "", &["instruments[0].synthetic_start", "required"]),
+            (
+                "synthetic_start = \"50000.00\"",
+                "",
+                &["instruments[0].synthetic_start", "required"],
+            ),
         ];
         for (from, to, needles) in cases {
             assert!(VALID.contains(from), "{from}");

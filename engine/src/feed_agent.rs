@@ -16,6 +16,23 @@ use tickwire_feed::{DataSource, FeedState, FeedStatus, InstrumentId, MarketEvent
 use tickwire_shm::layout::{CounterId, MarketData, Stage, MAX_INSTRUMENTS};
 use tickwire_shm::region::{mono_now_ns, FeedSection};
 
+/// Where a feed agent delivers, and how it paces publication.
+#[derive(Debug)]
+pub struct FeedWiring {
+    /// Feed → strategy ring.
+    pub strategy_tx: rtrb::Producer<MarketMsg>,
+    /// Feed → gateway quote ring (paper mode).
+    pub gateway_tx: Option<rtrb::Producer<Quote>>,
+    /// The feed's region section.
+    pub section: FeedSection,
+    /// The latency clock.
+    pub clock: LatencyClock,
+    /// Minimum interval between market-data publications, ns.
+    pub publish_interval_ns: u64,
+    /// Stops the agent.
+    pub stop: Arc<AtomicBool>,
+}
+
 /// The feed thread's agent.
 #[derive(Debug)]
 pub struct FeedAgent {
@@ -38,16 +55,8 @@ pub struct FeedAgent {
 impl FeedAgent {
     /// A synthetic feed producing `rate_hz` quotes per second per source (0: as fast as the
     /// strategy ring takes them).
-    pub fn synthetic(
-        sources: Vec<SyntheticQuotes>,
-        rate_hz: u32,
-        strategy_tx: rtrb::Producer<MarketMsg>,
-        gateway_tx: Option<rtrb::Producer<Quote>>,
-        section: FeedSection,
-        clock: LatencyClock,
-        publish_interval_ns: u64,
-        stop: Arc<AtomicBool>,
-    ) -> Self {
+    pub fn synthetic(sources: Vec<SyntheticQuotes>, rate_hz: u32, wiring: FeedWiring) -> Self {
+        let clock = wiring.clock;
         let interval_ticks = if rate_hz == 0 {
             0
         } else {
@@ -55,17 +64,17 @@ impl FeedAgent {
         };
         Self {
             sources,
-            strategy_tx,
-            gateway_tx,
-            section,
+            strategy_tx: wiring.strategy_tx,
+            gateway_tx: wiring.gateway_tx,
+            section: wiring.section,
             interval_ticks,
             next_ticks: 0,
-            publish_ticks: clock.ns_to_ticks(publish_interval_ns),
+            publish_ticks: clock.ns_to_ticks(wiring.publish_interval_ns),
             next_publish: 0,
             market: [MarketData::default(); MAX_INSTRUMENTS],
             queue_full: 0,
             clock,
-            stop,
+            stop: wiring.stop,
             started: false,
         }
     }

@@ -94,7 +94,8 @@ impl Agent for GatewayAgent {
         self.out.flush();
         while let Ok(quote) = self.quote_rx.pop() {
             let out = &mut self.out;
-            self.venue.on_quote(&quote, quote.recv_tsc, &mut |r| out.emit(r));
+            self.venue
+                .on_quote(&quote, quote.recv_tsc, &mut |r| out.emit(r));
             work += 1;
         }
         while let Ok(msg) = self.order_rx.pop() {
@@ -104,7 +105,8 @@ impl Agent for GatewayAgent {
                 .latency(Stage::StrategyToGateway)
                 .record(popped.wrapping_sub(msg.pushed_tsc));
             let out = &mut self.out;
-            self.venue.on_request(&msg.request, popped, &mut |r| out.emit(r));
+            self.venue
+                .on_request(&msg.request, popped, &mut |r| out.emit(r));
             let written = self.clock.ticks();
             let section = &self.out.section;
             section

@@ -101,7 +101,7 @@ mod tests {
         fn do_work(&mut self) -> usize {
             self.0 -= 1;
             self.1 += 1;
-            usize::from(self.0 % 2 == 0)
+            usize::from(self.0.is_multiple_of(2))
         }
         fn is_done(&self) -> bool {
             self.0 == 0
@@ -123,10 +123,14 @@ mod tests {
         for _ in 0..(MAX_SPINS + MAX_YIELDS + 10) {
             idle.idle(0);
         }
-        let Idle::Backoff(b) = &idle else { unreachable!() };
+        let Idle::Backoff(b) = &idle else {
+            unreachable!()
+        };
         assert_eq!(b.park, Duration::from_micros(8));
         idle.idle(1);
-        let Idle::Backoff(b) = &idle else { unreachable!() };
+        let Idle::Backoff(b) = &idle else {
+            unreachable!()
+        };
         assert_eq!((b.spins, b.yields, b.park), (0, 0, MIN_PARK));
     }
 }

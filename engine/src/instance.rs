@@ -166,7 +166,10 @@ mod tests {
     fn token_file_is_private_and_random() {
         let dir = tempfile::tempdir().expect("tempdir");
         let a = TokenFile::create(dir.path(), "x").expect("token");
-        let mode = std::fs::metadata(a.path()).expect("stat").permissions().mode();
+        let mode = std::fs::metadata(a.path())
+            .expect("stat")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let first = std::fs::read_to_string(a.path()).expect("read");
         assert_eq!(first.trim().len(), 64);

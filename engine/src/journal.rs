@@ -404,28 +404,65 @@ impl JournalWriter {
         let tx = self.conn.transaction()?;
         for record in self.pending.iter().take(n) {
             match *record {
-                JournalRecord::Order { client_id, instrument, side, price, qty, post_only, unix_ns } => {
+                JournalRecord::Order {
+                    client_id,
+                    instrument,
+                    side,
+                    price,
+                    qty,
+                    post_only,
+                    unix_ns,
+                } => {
                     let (sym, pd, qd) = symbol(&self.instruments, instrument);
                     tx.prepare_cached("INSERT INTO orders (client_id, symbol, side, price, qty, post_only, unix_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
                         .execute(params![client_id as i64, sym, side_name(side), format_fixed(price, pd), format_fixed(qty, qd), post_only, unix_ns as i64])?;
                 }
-                JournalRecord::OrderUpdate { client_id, event, detail, unix_ns } => {
+                JournalRecord::OrderUpdate {
+                    client_id,
+                    event,
+                    detail,
+                    unix_ns,
+                } => {
                     tx.prepare_cached("INSERT INTO order_updates (client_id, event, detail, unix_ns) VALUES (?1, ?2, ?3, ?4)")?
                         .execute(params![client_id as i64, event.name(), detail, unix_ns as i64])?;
                 }
-                JournalRecord::Fill { fill_seq, client_id, trade_id, instrument, side, price, qty, maker, unix_ns } => {
+                JournalRecord::Fill {
+                    fill_seq,
+                    client_id,
+                    trade_id,
+                    instrument,
+                    side,
+                    price,
+                    qty,
+                    maker,
+                    unix_ns,
+                } => {
                     let (sym, pd, qd) = symbol(&self.instruments, instrument);
                     tx.prepare_cached("INSERT INTO fills (fill_seq, client_id, trade_id, symbol, side, price, qty, maker, unix_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")?
                         .execute(params![fill_seq as i64, client_id as i64, trade_id as i64, sym, side_name(side), format_fixed(price, pd), format_fixed(qty, qd), maker, unix_ns as i64])?;
                 }
-                JournalRecord::Pnl { instrument, position, avg_price, realized, unrealized, unix_ns } => {
+                JournalRecord::Pnl {
+                    instrument,
+                    position,
+                    avg_price,
+                    realized,
+                    unrealized,
+                    unix_ns,
+                } => {
                     let (sym, pd, qd) = symbol(&self.instruments, instrument);
                     tx.prepare_cached("INSERT INTO pnl (symbol, position, avg_price, realized, unrealized, unix_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
                         .execute(params![sym, format_fixed(position, qd), format_fixed(avg_price, pd), format_fixed(realized, pd + qd), format_fixed(unrealized, pd + qd), unix_ns as i64])?;
                 }
-                JournalRecord::Event { event, a, b, unix_ns } => {
-                    tx.prepare_cached("INSERT INTO events (event, a, b, unix_ns) VALUES (?1, ?2, ?3, ?4)")?
-                        .execute(params![event.name(), a, b, unix_ns as i64])?;
+                JournalRecord::Event {
+                    event,
+                    a,
+                    b,
+                    unix_ns,
+                } => {
+                    tx.prepare_cached(
+                        "INSERT INTO events (event, a, b, unix_ns) VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![event.name(), a, b, unix_ns as i64])?;
                 }
             }
         }
@@ -480,7 +517,12 @@ mod tests {
     #[test]
     fn sender_keeps_records_when_the_ring_is_full() {
         let (mut tx, mut rx) = journal_ring();
-        let rec = |i| JournalRecord::Event { event: EngineEvent::State, a: i, b: 0, unix_ns: 0 };
+        let rec = |i| JournalRecord::Event {
+            event: EngineEvent::State,
+            a: i,
+            b: 0,
+            unix_ns: 0,
+        };
         for i in 0..(JOURNAL_RING_CAPACITY as i64 + 10) {
             assert!(tx.send(rec(i)));
         }

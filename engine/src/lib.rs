@@ -39,7 +39,12 @@
 //! run_agent(&mut agent, &mut Idle::BusySpin);
 //! assert_eq!(agent.0, 10);
 //! ```
-#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+#![deny(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
 
 pub mod alloc;
 pub mod clock;

@@ -151,7 +151,11 @@ impl LogWriter {
         }
         self.line.push_str(rest);
         if r.dropped_before > 0 {
-            let _ = write!(self.line, " ({} earlier records dropped: log ring full)", r.dropped_before);
+            let _ = write!(
+                self.line,
+                " ({} earlier records dropped: log ring full)",
+                r.dropped_before
+            );
         }
         self.line.push('\n');
     }
@@ -195,7 +199,10 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(writer.drain(&mut out), 1);
         let text = String::from_utf8(out).expect("utf8");
-        assert!(text.contains(" WARN strategy: order 42 rejected: reason 3\n"), "{text}");
+        assert!(
+            text.contains(" WARN strategy: order 42 rejected: reason 3\n"),
+            "{text}"
+        );
         assert!(!writer.finished());
         drop(loggers);
         assert!(writer.finished());
@@ -215,7 +222,10 @@ mod tests {
         out.clear();
         writer.drain(&mut out);
         let text = String::from_utf8(out).expect("utf8");
-        assert!(text.contains("after (1 earlier records dropped: log ring full)"), "{text}");
+        assert!(
+            text.contains("after (1 earlier records dropped: log ring full)"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -12,7 +12,11 @@ use tickwire_engine::instance::InstanceError;
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 #[derive(Parser, Debug)]
-#[command(name = "engine", version, about = "tickwire low-latency trading engine")]
+#[command(
+    name = "engine",
+    version,
+    about = "tickwire low-latency trading engine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -33,7 +37,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match cli.command {
@@ -49,7 +57,10 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("engine: {e:#}");
-                    if matches!(e.downcast_ref::<InstanceError>(), Some(InstanceError::AlreadyRunning { .. })) {
+                    if matches!(
+                        e.downcast_ref::<InstanceError>(),
+                        Some(InstanceError::AlreadyRunning { .. })
+                    ) {
                         ExitCode::from(3)
                     } else {
                         ExitCode::FAILURE

@@ -64,15 +64,22 @@ impl MarketMaker {
             }
         }
         match resting {
-            Some((id, price)) => {
-                if (price.0 - target.0).abs() >= self.requote_threshold_ticks * tick {
-                    ctx.cancel(id);
-                }
+            Some((id, price))
+                if (price.0 - target.0).abs() >= self.requote_threshold_ticks * tick =>
+            {
+                ctx.cancel(id);
             }
+            Some(_) => {}
             None if !cancelling => {
                 let after = ctx.position(self.instrument) + side.sign() * self.size;
                 if after.abs() <= ctx.max_position(self.instrument) {
-                    let _ = ctx.place(self.instrument, side, target, Qty(self.size), OrderKind::PostOnly);
+                    let _ = ctx.place(
+                        self.instrument,
+                        side,
+                        target,
+                        Qty(self.size),
+                        OrderKind::PostOnly,
+                    );
                 }
             }
             None => {}
@@ -142,9 +149,18 @@ mod tests {
 
     #[test]
     fn quotes_straddle_mid_by_the_half_spread() {
-        assert_eq!(mm().targets(&quote(1000, 1002), 0, 1), (Price(996), Price(1006)));
-        assert_eq!(mm().targets(&quote(1000, 1001), 0, 1), (Price(995), Price(1006)));
-        assert_eq!(mm().targets(&quote(1000, 1020), 0, 10), (Price(960), Price(1060)));
+        assert_eq!(
+            mm().targets(&quote(1000, 1002), 0, 1),
+            (Price(996), Price(1006))
+        );
+        assert_eq!(
+            mm().targets(&quote(1000, 1001), 0, 1),
+            (Price(995), Price(1006))
+        );
+        assert_eq!(
+            mm().targets(&quote(1000, 1020), 0, 10),
+            (Price(960), Price(1060))
+        );
     }
 
     #[test]

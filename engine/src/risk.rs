@@ -166,35 +166,204 @@ mod tests {
         }
     }
 
-    fn check(side: Side, price: i64, qty: i64, e: Exposure, rate: &mut RateWindow) -> Result<(), RiskReject> {
+    fn check(
+        side: Side,
+        price: i64,
+        qty: i64,
+        e: Exposure,
+        rate: &mut RateWindow,
+    ) -> Result<(), RiskReject> {
         check_order(&LIMITS, rate, 0, side, Price(price), Qty(qty), &e)
     }
 
     #[test]
     fn each_limit_rejects_with_its_reason() {
         let mut r = RateWindow::new(1_000);
-        assert_eq!(check(Side::Buy, 1000, 1, Exposure { trading: false, ..fresh() }, &mut r), Err(RiskReject::Halted));
-        assert_eq!(check(Side::Buy, 1000, 1, Exposure { feed_fresh: false, ..fresh() }, &mut r), Err(RiskReject::StaleFeed));
-        assert_eq!(check(Side::Buy, 1000, 1, Exposure { open_orders: 4, ..fresh() }, &mut r), Err(RiskReject::OpenOrders));
-        assert_eq!(check(Side::Buy, 1011, 1, fresh(), &mut r), Err(RiskReject::Band));
-        assert_eq!(check(Side::Buy, 1000, 1, Exposure { mid: None, ..fresh() }, &mut r), Err(RiskReject::Band));
-        assert_eq!(check(Side::Buy, 1000, 11, fresh(), &mut r), Err(RiskReject::Notional));
-        assert_eq!(check(Side::Buy, 1000, 5, Exposure { position: 6, ..fresh() }, &mut r), Err(RiskReject::Position));
-        assert_eq!(check(Side::Buy, 1000, 3, Exposure { position: 2, open_same_side: 6, ..fresh() }, &mut r), Err(RiskReject::Position));
-        assert_eq!(check(Side::Buy, 1000, 1, Exposure { position: 2, reduce_only: true, ..fresh() }, &mut r), Err(RiskReject::ReduceOnly));
-        assert_eq!(check(Side::Sell, 1000, 3, Exposure { position: 2, reduce_only: true, ..fresh() }, &mut r), Err(RiskReject::ReduceOnly));
+        assert_eq!(
+            check(
+                Side::Buy,
+                1000,
+                1,
+                Exposure {
+                    trading: false,
+                    ..fresh()
+                },
+                &mut r
+            ),
+            Err(RiskReject::Halted)
+        );
+        assert_eq!(
+            check(
+                Side::Buy,
+                1000,
+                1,
+                Exposure {
+                    feed_fresh: false,
+                    ..fresh()
+                },
+                &mut r
+            ),
+            Err(RiskReject::StaleFeed)
+        );
+        assert_eq!(
+            check(
+                Side::Buy,
+                1000,
+                1,
+                Exposure {
+                    open_orders: 4,
+                    ..fresh()
+                },
+                &mut r
+            ),
+            Err(RiskReject::OpenOrders)
+        );
+        assert_eq!(
+            check(Side::Buy, 1011, 1, fresh(), &mut r),
+            Err(RiskReject::Band)
+        );
+        assert_eq!(
+            check(
+                Side::Buy,
+                1000,
+                1,
+                Exposure {
+                    mid: None,
+                    ..fresh()
+                },
+                &mut r
+            ),
+            Err(RiskReject::Band)
+        );
+        assert_eq!(
+            check(Side::Buy, 1000, 11, fresh(), &mut r),
+            Err(RiskReject::Notional)
+        );
+        assert_eq!(
+            check(
+                Side::Buy,
+                1000,
+                5,
+                Exposure {
+                    position: 6,
+                    ..fresh()
+                },
+                &mut r
+            ),
+            Err(RiskReject::Position)
+        );
+        assert_eq!(
+            check(
+                Side::Buy,
+                1000,
+                3,
+                Exposure {
+                    position: 2,
+                    open_same_side: 6,
+                    ..fresh()
+                },
+                &mut r
+            ),
+            Err(RiskReject::Position)
+        );
+        assert_eq!(
+            check(
+                Side::Buy,
+                1000,
+                1,
+                Exposure {
+                    position: 2,
+                    reduce_only: true,
+                    ..fresh()
+                },
+                &mut r
+            ),
+            Err(RiskReject::ReduceOnly)
+        );
+        assert_eq!(
+            check(
+                Side::Sell,
+                1000,
+                3,
+                Exposure {
+                    position: 2,
+                    reduce_only: true,
+                    ..fresh()
+                },
+                &mut r
+            ),
+            Err(RiskReject::ReduceOnly)
+        );
         assert_eq!(r.count(), 0, "rejected orders do not use the rate budget");
-        assert_eq!(check(Side::Sell, 1000, 2, Exposure { position: 2, reduce_only: true, ..fresh() }, &mut r), Ok(()));
-        assert_eq!(check(Side::Sell, 990, 9, Exposure { position: -1, ..fresh() }, &mut r), Ok(()));
+        assert_eq!(
+            check(
+                Side::Sell,
+                1000,
+                2,
+                Exposure {
+                    position: 2,
+                    reduce_only: true,
+                    ..fresh()
+                },
+                &mut r
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check(
+                Side::Sell,
+                990,
+                9,
+                Exposure {
+                    position: -1,
+                    ..fresh()
+                },
+                &mut r
+            ),
+            Ok(())
+        );
     }
 
     #[test]
     fn rate_limit_resets_each_window() {
         let mut r = RateWindow::new(1_000);
         for _ in 0..3 {
-            assert_eq!(check_order(&LIMITS, &mut r, 10, Side::Buy, Price(1000), Qty(1), &fresh()), Ok(()));
+            assert_eq!(
+                check_order(
+                    &LIMITS,
+                    &mut r,
+                    10,
+                    Side::Buy,
+                    Price(1000),
+                    Qty(1),
+                    &fresh()
+                ),
+                Ok(())
+            );
         }
-        assert_eq!(check_order(&LIMITS, &mut r, 20, Side::Buy, Price(1000), Qty(1), &fresh()), Err(RiskReject::Rate));
-        assert_eq!(check_order(&LIMITS, &mut r, 1_010, Side::Buy, Price(1000), Qty(1), &fresh()), Ok(()));
+        assert_eq!(
+            check_order(
+                &LIMITS,
+                &mut r,
+                20,
+                Side::Buy,
+                Price(1000),
+                Qty(1),
+                &fresh()
+            ),
+            Err(RiskReject::Rate)
+        );
+        assert_eq!(
+            check_order(
+                &LIMITS,
+                &mut r,
+                1_010,
+                Side::Buy,
+                Price(1000),
+                Qty(1),
+                &fresh()
+            ),
+            Ok(())
+        );
     }
 }

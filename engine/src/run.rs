@@ -5,7 +5,7 @@
 
 use crate::clock::LatencyClock;
 use crate::config::{Config, IdleKind};
-use crate::feed_agent::FeedAgent;
+use crate::feed_agent::{FeedAgent, FeedWiring};
 use crate::gateway_agent::GatewayAgent;
 use crate::idle::{run_agent, Agent, Idle};
 use crate::instance::{InstanceLock, TokenFile};
@@ -70,7 +70,11 @@ fn place_strategy_thread(config: &Config, logger: &mut Logger) -> (i32, bool) {
         if core_affinity::set_for_current(core_affinity::CoreId { id }) {
             core = id as i32;
         } else {
-            logger.log(Level::Warn, "could not pin the strategy thread to core {}", [id as i64, 0, 0]);
+            logger.log(
+                Level::Warn,
+                "could not pin the strategy thread to core {}",
+                [id as i64, 0, 0],
+            );
         }
     }
     let mut fifo = false;
@@ -81,11 +85,15 @@ fn place_strategy_thread(config: &Config, logger: &mut Logger) -> (i32, bool) {
         let rc = unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
         fifo = rc == 0;
         if !fifo {
-            logger.log(Level::Warn, "SCHED_FIFO not permitted (errno {}); running SCHED_OTHER", [
-                i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
-                0,
-                0,
-            ]);
+            logger.log(
+                Level::Warn,
+                "SCHED_FIFO not permitted (errno {}); running SCHED_OTHER",
+                [
+                    i64::from(std::io::Error::last_os_error().raw_os_error().unwrap_or(0)),
+                    0,
+                    0,
+                ],
+            );
         }
     }
     (core, fifo)
@@ -216,12 +224,14 @@ pub fn build_pipeline(
     let feed = FeedAgent::synthetic(
         sources,
         config.feed.synthetic_rate_hz,
-        market_tx,
-        Some(quote_tx),
-        sections.feed,
-        clock.clone(),
-        publish_ns.min(100_000),
-        Arc::clone(&helpers_stop),
+        FeedWiring {
+            strategy_tx: market_tx,
+            gateway_tx: Some(quote_tx),
+            section: sections.feed,
+            clock: clock.clone(),
+            publish_interval_ns: publish_ns.min(100_000),
+            stop: Arc::clone(&helpers_stop),
+        },
     );
     let ctx = trading_context(config, clock, order_tx, journal_tx, sections.strategy);
     let wiring = StrategyWiring {
@@ -267,7 +277,10 @@ fn run_journal(mut journal: JournalWriter) {
             if !journal.finished() {
                 match journal.spill() {
                     Ok(path) => eprintln!("journal: unwritten records saved to {}", path.display()),
-                    Err(e) => eprintln!("journal: could not save {} unwritten records: {e}", journal.pending()),
+                    Err(e) => eprintln!(
+                        "journal: could not save {} unwritten records: {e}",
+                        journal.pending()
+                    ),
                 }
             }
             return;
@@ -278,7 +291,12 @@ fn run_journal(mut journal: JournalWriter) {
     }
 }
 
-fn run_threads(config: &Config, clock: &LatencyClock, region: &mut RegionWriter, paths: &Paths) -> Result<()> {
+fn run_threads(
+    config: &Config,
+    clock: &LatencyClock,
+    region: &mut RegionWriter,
+    paths: &Paths,
+) -> Result<()> {
     let sections = region
         .take_sections()
         .context("region sections already taken")?;
@@ -329,7 +347,11 @@ fn run_threads(config: &Config, clock: &LatencyClock, region: &mut RegionWriter,
         .context("spawn strategy thread")?;
 
     region.set_flags(flags::READY);
-    engine_log.log(Level::Info, "engine running (pid {})", [i64::from(std::process::id()), 0, 0]);
+    engine_log.log(
+        Level::Info,
+        "engine running (pid {})",
+        [i64::from(std::process::id()), 0, 0],
+    );
     while !strategy_handle.is_finished() {
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -130,7 +130,8 @@ impl TradingContext {
     #[inline]
     pub fn feed_fresh(&self, instrument: InstrumentId) -> bool {
         let m = self.market(instrument);
-        m.state == FeedState::Live && self.now_ticks.wrapping_sub(m.updated_ticks) <= self.stale_ticks
+        m.state == FeedState::Live
+            && self.now_ticks.wrapping_sub(m.updated_ticks) <= self.stale_ticks
     }
 
     /// Whether the engine is running (not paused, halted or stopping).
@@ -298,7 +299,8 @@ impl TradingContext {
         let mut ids = [0u64; tickwire_shm::layout::MAX_OPEN_ORDERS];
         let mut n = 0;
         for o in self.orders.iter() {
-            if instrument.is_none_or(|i| i == o.instrument) && o.state != OrderState::PendingCancel {
+            if instrument.is_none_or(|i| i == o.instrument) && o.state != OrderState::PendingCancel
+            {
                 ids[n] = o.client_id;
                 n += 1;
             }
@@ -376,7 +378,8 @@ impl TradingContext {
             }
             ExecKind::Rejected(reason) => {
                 self.orders.remove(report.client_id);
-                self.journal.send(update(OrderEvent::Rejected, reject_code(reason)));
+                self.journal
+                    .send(update(OrderEvent::Rejected, reject_code(reason)));
                 false
             }
             ExecKind::Canceled => {
@@ -389,11 +392,19 @@ impl TradingContext {
                     o.state = OrderState::Live;
                     o.cancel_sent = false;
                 }
-                self.journal.send(update(OrderEvent::CancelRejected, reject_code(reason)));
+                self.journal
+                    .send(update(OrderEvent::CancelRejected, reject_code(reason)));
                 false
             }
-            ExecKind::Fill { price, qty, leaves, trade_id, maker } => {
-                self.positions.apply_fill(report.instrument, report.side, price, qty);
+            ExecKind::Fill {
+                price,
+                qty,
+                leaves,
+                trade_id,
+                maker,
+            } => {
+                self.positions
+                    .apply_fill(report.instrument, report.side, price, qty);
                 if let Some(o) = self.orders.get_mut(report.client_id) {
                     o.filled = Qty(o.filled.0 + qty.0);
                     if o.state == OrderState::Live || o.state == OrderState::PendingNew {

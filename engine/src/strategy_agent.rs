@@ -218,8 +218,11 @@ impl<S: Strategy> StrategyAgent<S> {
         self.ctx.now_ticks = self.ctx.clock.ticks();
         self.ctx.cause_ticks = 0;
         if let ExecKind::Rejected(_) = report.kind {
-            self.logger
-                .log(Level::Warn, "order {} rejected by the venue", [report.client_id as i64, 0, 0]);
+            self.logger.log(
+                Level::Warn,
+                "order {} rejected by the venue",
+                [report.client_id as i64, 0, 0],
+            );
         }
         if self.ctx.apply_report(&report) {
             self.strategy.on_fill(&report, &mut self.ctx);
@@ -328,8 +331,11 @@ impl<S: Strategy> StrategyAgent<S> {
             self.stop_deadline = Some(now + self.stop_ticks);
             self.ctx.set_state(EngineState::Stopping, Reason::Signal);
             self.ctx.cancel_all(None);
-            self.logger
-                .log(Level::Info, "stopping: cancelling {} open orders", [self.ctx.orders.len() as i64, 0, 0]);
+            self.logger.log(
+                Level::Info,
+                "stopping: cancelling {} open orders",
+                [self.ctx.orders.len() as i64, 0, 0],
+            );
         }
 
         let storage_alarm = self.storage_alarm.load(Ordering::Acquire);
@@ -342,7 +348,9 @@ impl<S: Strategy> StrategyAgent<S> {
         let mut feed_alarm = false;
         for i in 0..MAX_INSTRUMENTS {
             let m = &mut self.ctx.markets[i];
-            if m.state == FeedState::Live && now.wrapping_sub(m.updated_ticks) > self.ctx.stale_ticks {
+            if m.state == FeedState::Live
+                && now.wrapping_sub(m.updated_ticks) > self.ctx.stale_ticks
+            {
                 m.state = FeedState::Stale;
             }
             feed_alarm |= m.source != tickwire_feed::DataSource::None && m.state != FeedState::Live;
@@ -366,8 +374,11 @@ impl<S: Strategy> StrategyAgent<S> {
                     b: 0,
                     unix_ns,
                 });
-                self.logger
-                    .log(Level::Warn, "wall clock jumped by {} ns; intervals use the monotonic clock", [jump, 0, 0]);
+                self.logger.log(
+                    Level::Warn,
+                    "wall clock jumped by {} ns; intervals use the monotonic clock",
+                    [jump, 0, 0],
+                );
             }
         }
         if now >= self.next_pnl {
@@ -461,8 +472,8 @@ impl<S: Strategy> StrategyAgent<S> {
         let ctx = &mut self.ctx;
         ctx.dirty = false;
         let s = &ctx.section;
-        let queue_full = s.counter(CounterId::OrderQueueFull).get() > 0
-            || ctx.journal.ring_full() > 0;
+        let queue_full =
+            s.counter(CounterId::OrderQueueFull).get() > 0 || ctx.journal.ring_full() > 0;
         let alarm_bits = self.alarms | if queue_full { alarms::QUEUE_FULL } else { 0 };
         s.engine().publish(&EngineStatus {
             state: ctx.state.code(),
@@ -484,7 +495,11 @@ impl<S: Strategy> StrategyAgent<S> {
                 qty: p.qty,
                 avg_price: p.avg_price().0,
                 realized_pnl: saturate(p.realized),
-                unrealized_pnl: if mark.0 == 0 { 0 } else { saturate(p.unrealized(mark)) },
+                unrealized_pnl: if mark.0 == 0 {
+                    0
+                } else {
+                    saturate(p.unrealized(mark))
+                },
                 mark_price: mark.0,
                 volume: p.volume,
                 fills: p.fills,
@@ -501,7 +516,9 @@ impl<S: Strategy> StrategyAgent<S> {
             position_used: worst,
             orders_this_sec: ctx.rate.count(),
             open_orders: ctx.orders.len() as u32,
-            kill_switch: u32::from(ctx.state == EngineState::Halted && ctx.reason == Reason::KillSwitch),
+            kill_switch: u32::from(
+                ctx.state == EngineState::Halted && ctx.reason == Reason::KillSwitch,
+            ),
             reduce_only: u32::from(ctx.reduce_only),
             rejects: ctx.rejects,
         });

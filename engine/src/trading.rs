@@ -204,7 +204,11 @@ mod tests {
         p.apply_fill(Side::Sell, Price(120), Qty(3));
         assert_eq!((p.qty, p.realized), (1, 45));
         p.apply_fill(Side::Sell, Price(90), Qty(3));
-        assert_eq!((p.qty, p.avg_price()), (-2, Price(90)), "flipped short at the fill price");
+        assert_eq!(
+            (p.qty, p.avg_price()),
+            (-2, Price(90)),
+            "flipped short at the fill price"
+        );
         assert_eq!(p.realized, 45 - 15);
         p.apply_fill(Side::Buy, Price(80), Qty(2));
         assert_eq!((p.qty, p.realized, p.unrealized(Price(1))), (0, 30 + 20, 0));
@@ -230,7 +234,10 @@ mod tests {
             assert!(t.insert(order(id)));
         }
         assert!(!t.insert(order(999)));
-        assert_eq!(t.open_qty(InstrumentId(0), Side::Buy), 2 * MAX_OPEN_ORDERS as i64);
+        assert_eq!(
+            t.open_qty(InstrumentId(0), Side::Buy),
+            2 * MAX_OPEN_ORDERS as i64
+        );
         assert_eq!(t.remove(5).map(|o| o.client_id), Some(5));
         assert_eq!(t.remove(5), None);
         assert!(t.insert(order(999)));

@@ -28,7 +28,12 @@
 //! }), 0, &mut |r| reports.push(r));
 //! assert_eq!(reports[0].kind, ExecKind::Accepted);
 //! ```
-#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+#![deny(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
 
 pub mod paper;
 

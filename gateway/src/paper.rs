@@ -64,7 +64,12 @@ impl PaperExchange {
     }
 
     /// Handles a request; reports go to `out`. `_now_tsc` is reserved for latency models.
-    pub fn on_request(&mut self, request: &OrderRequest, _now_tsc: u64, out: &mut impl FnMut(ExecReport)) {
+    pub fn on_request(
+        &mut self,
+        request: &OrderRequest,
+        _now_tsc: u64,
+        out: &mut impl FnMut(ExecReport),
+    ) {
         match *request {
             OrderRequest::New(order) => self.on_new(order, out),
             OrderRequest::Cancel {
@@ -268,10 +273,23 @@ mod tests {
         );
         let got = run(&mut ex, &new(2, Side::Buy, 102, 5, OrderKind::Limit));
         assert_eq!(got[0], ExecKind::Accepted);
-        assert!(matches!(got[1], ExecKind::Fill { price: Price(101), qty: Qty(3), leaves: Qty(2), maker: false, .. }));
+        assert!(matches!(
+            got[1],
+            ExecKind::Fill {
+                price: Price(101),
+                qty: Qty(3),
+                leaves: Qty(2),
+                maker: false,
+                ..
+            }
+        ));
         assert_eq!(ex.resting(), 1, "the rest of the limit order rests");
         let got = run(&mut ex, &new(3, Side::Sell, 90, 5, OrderKind::Ioc));
-        assert_eq!(got.last(), Some(&ExecKind::Canceled), "IOC rest is cancelled");
+        assert_eq!(
+            got.last(),
+            Some(&ExecKind::Canceled),
+            "IOC rest is cancelled"
+        );
     }
 
     #[test]
@@ -283,9 +301,25 @@ mod tests {
         ex.on_quote(&quote(100, 101, 3), 0, &mut |r| fills.push(r));
         assert!(fills.is_empty(), "joining the bid is not a fill");
         ex.on_quote(&quote(99, 100, 2), 0, &mut |r| fills.push(r));
-        assert!(matches!(fills[0].kind, ExecKind::Fill { price: Price(100), qty: Qty(2), leaves: Qty(3), maker: true, .. }));
+        assert!(matches!(
+            fills[0].kind,
+            ExecKind::Fill {
+                price: Price(100),
+                qty: Qty(2),
+                leaves: Qty(3),
+                maker: true,
+                ..
+            }
+        ));
         ex.on_quote(&quote(98, 99, 10), 0, &mut |r| fills.push(r));
-        assert!(matches!(fills[1].kind, ExecKind::Fill { qty: Qty(3), leaves: Qty(0), .. }));
+        assert!(matches!(
+            fills[1].kind,
+            ExecKind::Fill {
+                qty: Qty(3),
+                leaves: Qty(0),
+                ..
+            }
+        ));
         assert_eq!(ex.resting(), 0);
     }
 
@@ -298,7 +332,10 @@ mod tests {
             run(&mut ex, &new(2, Side::Buy, 95, 1, OrderKind::Limit)),
             vec![ExecKind::Rejected(RejectReason::TooManyOrders)]
         );
-        let cancel = |id| OrderRequest::Cancel { client_id: id, instrument: InstrumentId(0) };
+        let cancel = |id| OrderRequest::Cancel {
+            client_id: id,
+            instrument: InstrumentId(0),
+        };
         assert_eq!(run(&mut ex, &cancel(1)), vec![ExecKind::Canceled]);
         assert_eq!(
             run(&mut ex, &cancel(1)),

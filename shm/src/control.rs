@@ -217,12 +217,16 @@ impl ControlConsumer {
 
     /// Acknowledges `request` and frees its slot.
     pub fn ack(&mut self, section: &ControlSection, request: ControlRequest, ack: Ack) {
-        debug_assert_eq!(request.pos, self.tail, "acknowledgements must follow poll order");
+        debug_assert_eq!(
+            request.pos, self.tail,
+            "acknowledgements must follow poll order"
+        );
         let slot = &section.slots[(request.pos % CAPACITY) as usize];
-        slot.ack
-            .store(ack_word(request.pos, u64::from(ack.code())), Ordering::Release);
-        slot.stamp
-            .store(request.pos + CAPACITY, Ordering::Release);
+        slot.ack.store(
+            ack_word(request.pos, u64::from(ack.code())),
+            Ordering::Release,
+        );
+        slot.stamp.store(request.pos + CAPACITY, Ordering::Release);
         self.advance(section);
     }
 
@@ -275,7 +279,10 @@ mod tests {
         assert_eq!((req.command, req.code), (None, 99));
         consumer.ack(&s, req, Ack::UnknownCommand);
         assert_eq!(poll_ack(&s, t), Ok(Some(Ack::UnknownCommand.code().into())));
-        assert!(matches!(poll_ack(&s, tickets[0]), Err(ControlError::Lapped { .. })));
+        assert!(matches!(
+            poll_ack(&s, tickets[0]),
+            Err(ControlError::Lapped { .. })
+        ));
     }
 
     #[test]

@@ -24,7 +24,8 @@ const SUB_COUNT: u64 = 1 << SUB_BITS;
 /// The largest exponent with its own buckets; values from `2^(MAX_EXP + 1)` go in the last one.
 const MAX_EXP: u32 = 39;
 /// Number of buckets per histogram.
-pub const BUCKETS: usize = (SUB_COUNT + (MAX_EXP as u64 + 1 - SUB_BITS as u64) * SUB_COUNT) as usize;
+pub const BUCKETS: usize =
+    (SUB_COUNT + (MAX_EXP as u64 + 1 - SUB_BITS as u64) * SUB_COUNT) as usize;
 
 /// The bucket a value (in ns) is counted in.
 #[inline]
@@ -98,7 +99,10 @@ impl Histogram {
 
 #[inline]
 fn bump(cell: &AtomicU64, by: u64) {
-    cell.store(cell.load(Ordering::Relaxed).wrapping_add(by), Ordering::Relaxed);
+    cell.store(
+        cell.load(Ordering::Relaxed).wrapping_add(by),
+        Ordering::Relaxed,
+    );
 }
 
 /// A copy of a [`Histogram`], taken off the hot path.

@@ -671,14 +671,14 @@ pub const CONTROL_LEN: usize = size_of::<ControlSection>();
 const _: () = {
     assert!(offset_of!(Region, header) == 0);
     assert!(offset_of!(Header, magic) == 0);
-    assert!(CONTROL_OFFSET % 4096 == 0);
+    assert!(CONTROL_OFFSET.is_multiple_of(4096));
     assert!(CONTROL_OFFSET + CONTROL_LEN == REGION_SIZE);
-    assert!(REGION_SIZE % 4096 == 0);
+    assert!(REGION_SIZE.is_multiple_of(4096));
     assert!(align_of::<Region>() == 4096);
     assert!(offset_of!(Region, engine) % 128 == 0);
     assert!(offset_of!(Region, counters) % 128 == 0);
     assert!(offset_of!(Region, latency) % 128 == 0);
-    assert!(size_of::<SeqCell<OpenOrders>>() % 128 == 0);
+    assert!(size_of::<SeqCell<OpenOrders>>().is_multiple_of(128));
     assert!(COUNTERS <= 64 && STAGES <= 16);
 };
 

@@ -42,7 +42,12 @@
 //! writer.remove().unwrap();
 //! assert!(!reader.is_current());
 //! ```
-#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+#![deny(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
 
 pub mod primitive;
 pub mod seqlock;

@@ -83,7 +83,9 @@ pub enum RegionError {
         found: u32,
     },
     /// The recorded size or the file length disagrees with this build's layout.
-    #[error("{path}: layout size {found} / file length {len}, this build's layout is {REGION_SIZE}")]
+    #[error(
+        "{path}: layout size {found} / file length {len}, this build's layout is {REGION_SIZE}"
+    )]
     Size {
         /// The file.
         path: PathBuf,
@@ -208,7 +210,12 @@ impl RegionWriter {
         result
     }
 
-    fn fill(file: &File, tmp: &Path, pid: u32, init: &RegionInit<'_>) -> Result<MmapMut, RegionError> {
+    fn fill(
+        file: &File,
+        tmp: &Path,
+        pid: u32,
+        init: &RegionInit<'_>,
+    ) -> Result<MmapMut, RegionError> {
         file.set_len(REGION_SIZE as u64)
             .map_err(io_err("size", tmp))?;
         // SAFETY: the file was just created by us with O_EXCL and mode 0600; nothing else maps
@@ -227,7 +234,9 @@ impl RegionWriter {
         h.start_mono_ns = mono_now_ns();
         h.tick_ns_q32 = init.tick_ns_q32;
         layout::write_str(&mut h.instance, init.instance);
-        h.heartbeat_mono_ns.0.store(h.start_mono_ns, Ordering::Relaxed);
+        h.heartbeat_mono_ns
+            .0
+            .store(h.start_mono_ns, Ordering::Relaxed);
         for (cell, info) in region.instruments.iter().zip(init.instruments) {
             cell.publish(&InstrumentInfo {
                 configured: 1,
@@ -274,7 +283,12 @@ impl RegionWriter {
 
     /// Sets [`layout::flags`] bits in the header.
     pub fn set_flags(&self, bits: u64) {
-        self.map.region().header.flags.0.fetch_or(bits, Ordering::Release);
+        self.map
+            .region()
+            .header
+            .flags
+            .0
+            .fetch_or(bits, Ordering::Release);
     }
 
     /// Marks a clean exit and unlinks the file if the path still names this region.
@@ -328,8 +342,10 @@ impl Counter<'_> {
     /// Adds `n`; only the counter's owner thread may call this (plain load + store).
     #[inline]
     pub fn add(&self, n: u64) {
-        self.0
-            .store(self.0.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+        self.0.store(
+            self.0.load(Ordering::Relaxed).wrapping_add(n),
+            Ordering::Relaxed,
+        );
     }
 
     /// Adds `n` atomically: for counters several threads update (queue-full counters).
@@ -409,10 +425,8 @@ impl StrategySection {
     pub fn push_fill(&self, fill: &FillEntry) {
         let ring = &self.0.region().fills;
         let seq = ring.written.0.load(Ordering::Relaxed) + 1;
-        ring.cells[((seq - 1) % FILLS_CAPACITY as u64) as usize].publish(&FillEntry {
-            seq,
-            ..*fill
-        });
+        ring.cells[((seq - 1) % FILLS_CAPACITY as u64) as usize]
+            .publish(&FillEntry { seq, ..*fill });
         ring.written.0.store(seq, Ordering::Release);
     }
 }
@@ -608,7 +622,11 @@ impl RegionReader {
 
     /// `CLOCK_MONOTONIC` ns of the last heartbeat.
     pub fn heartbeat_mono_ns(&self) -> u64 {
-        self.region().header.heartbeat_mono_ns.0.load(Ordering::Acquire)
+        self.region()
+            .header
+            .heartbeat_mono_ns
+            .0
+            .load(Ordering::Acquire)
     }
 
     /// [`layout::flags`] bits.
@@ -740,7 +758,9 @@ impl RegionReader {
 
     /// The value of one counter.
     pub fn counter(&self, id: CounterId) -> u64 {
-        self.region().counters[id as usize].0.load(Ordering::Relaxed)
+        self.region().counters[id as usize]
+            .0
+            .load(Ordering::Relaxed)
     }
 
     /// A stage's histogram, in latency-clock ticks.
@@ -844,7 +864,11 @@ impl ControlClient {
     /// # Errors
     ///
     /// [`ControlError::Lapped`].
-    pub fn wait_ack(&self, ticket: Ticket, timeout: Duration) -> Result<Option<Result<Ack, u64>>, ControlError> {
+    pub fn wait_ack(
+        &self,
+        ticket: Ticket,
+        timeout: Duration,
+    ) -> Result<Option<Result<Ack, u64>>, ControlError> {
         let deadline = std::time::Instant::now() + timeout;
         loop {
             if let Some(code) = control::poll_ack(self.section(), ticket)? {

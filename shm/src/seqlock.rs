@@ -33,7 +33,10 @@ use crate::primitive::{fence, AtomicU64, Ordering};
 pub(crate) fn write_words(seq: &AtomicU64, words: &[AtomicU64], src: &[u64]) {
     debug_assert_eq!(words.len(), src.len());
     let stamp = seq.load(Ordering::Relaxed);
-    debug_assert!(stamp % 2 == 0, "a seqlock write began while another was open");
+    debug_assert!(
+        stamp.is_multiple_of(2),
+        "a seqlock write began while another was open"
+    );
     seq.store(stamp.wrapping_add(1), Ordering::Relaxed);
     fence(Ordering::Release);
     for (word, value) in words.iter().zip(src) {
@@ -105,7 +108,10 @@ mod cell {
 
     impl<T: Pod> SeqCell<T> {
         const WORDS: usize = {
-            assert!(size_of::<T>() % 8 == 0, "seqlock payload must be whole u64 words");
+            assert!(
+                size_of::<T>().is_multiple_of(8),
+                "seqlock payload must be whole u64 words"
+            );
             assert!(align_of::<T>() >= 8, "seqlock payload must be 8-aligned");
             size_of::<T>() / 8
         };
@@ -240,7 +246,11 @@ mod cell {
         #[test]
         fn publish_then_read_round_trips() {
             let cell = SeqCell::new(Pair::default());
-            let v = Pair { a: 1, b: 2, c: [3; 6] };
+            let v = Pair {
+                a: 1,
+                b: 2,
+                c: [3; 6],
+            };
             cell.publish(&v);
             assert_eq!(cell.read(), Ok(v));
             assert_eq!(cell.stamp(), 2);
@@ -266,7 +276,11 @@ mod cell {
 
         #[test]
         fn concurrent_reads_are_never_torn() {
-            let cell = Arc::new(SeqCell::new(Pair { a: 0, b: !0, c: [0; 6] }));
+            let cell = Arc::new(SeqCell::new(Pair {
+                a: 0,
+                b: !0,
+                c: [0; 6],
+            }));
             let stop = Arc::new(AtomicBool::new(false));
             let writer = {
                 let (cell, stop) = (Arc::clone(&cell), Arc::clone(&stop));
@@ -274,7 +288,11 @@ mod cell {
                     let mut i = 0u64;
                     while !stop.load(Ordering::Relaxed) && i < 2_000_000 {
                         i += 1;
-                        cell.publish(&Pair { a: i, b: !i, c: [i; 6] });
+                        cell.publish(&Pair {
+                            a: i,
+                            b: !i,
+                            c: [i; 6],
+                        });
                     }
                 })
             };

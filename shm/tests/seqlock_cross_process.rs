@@ -21,7 +21,10 @@ fn snapshot(n: u64) -> BookLevels {
     for i in 0..BOOK_DEPTH {
         let v = n as i64 * 16 + i as i64;
         book.bids[i] = Level { price: v, qty: !v };
-        book.asks[i] = Level { price: -v, qty: v ^ 0x5555 };
+        book.asks[i] = Level {
+            price: -v,
+            qty: v ^ 0x5555,
+        };
     }
     book
 }
@@ -81,7 +84,11 @@ fn cross_process_reads_are_never_torn() {
             Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
     };
-    assert_ne!(reader.pid(), std::process::id(), "the writer is another process");
+    assert_ne!(
+        reader.pid(),
+        std::process::id(),
+        "the writer is another process"
+    );
 
     let (mut good, mut contended, mut advanced, mut last) = (0u64, 0u64, 0u64, 0u64);
     let until = Instant::now() + RUN_FOR;
@@ -102,6 +109,12 @@ fn cross_process_reads_are_never_torn() {
     let status = child.wait().expect("writer exit");
     assert!(status.success(), "writer failed: {status}");
     println!("reads: {good} consistent, {advanced} distinct advances, {contended} contended");
-    assert!(good > 1000, "reader starved: {good} good reads, {contended} contended");
-    assert!(advanced > 100, "the writer was not running concurrently ({advanced} advances)");
+    assert!(
+        good > 1000,
+        "reader starved: {good} good reads, {contended} contended"
+    );
+    assert!(
+        advanced > 100,
+        "the writer was not running concurrently ({advanced} advances)"
+    );
 }

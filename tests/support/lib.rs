@@ -121,7 +121,10 @@ impl EngineProcess {
     pub fn start(dir: &Path, config: &str) -> Self {
         let config_path = dir.join("engine.toml");
         std::fs::write(&config_path, config).expect("write config");
-        let stderr = dir.join(format!("engine-{}.stderr", Instant::now().elapsed().as_nanos()));
+        let stderr = dir.join(format!(
+            "engine-{}.stderr",
+            Instant::now().elapsed().as_nanos()
+        ));
         let child = Command::new(binary("engine"))
             .args(["run", "--config"])
             .arg(&config_path)
@@ -168,7 +171,10 @@ impl EngineProcess {
         let child = &mut self.child;
         match wait_for(timeout, || child.try_wait().expect("try_wait")) {
             Some(status) => status,
-            None => panic!("engine did not exit within {timeout:?}; stderr:\n{}", self.stderr_text()),
+            None => panic!(
+                "engine did not exit within {timeout:?}; stderr:\n{}",
+                self.stderr_text()
+            ),
         }
     }
 

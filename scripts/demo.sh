@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Runs tickwire's main job on the embedded default: the engine (config/demo.toml: market maker,
+# paper gateway) and the monitor with its live dashboard, on this machine, no internet, no keys.
+#
+#   scripts/demo.sh [--listen ADDR] [--data-dir DIR] [--duration SECS]
+#
+#   --listen ADDR     dashboard address (default 127.0.0.1:8080; loopback)
+#   --data-dir DIR    where the config copy, journal, token and logs go (default ./run)
+#   --duration SECS   stop by itself after SECS seconds (default: run until Ctrl+C)
+#
+# Market data comes from the engine's synthetic source until the local venue simulator lands;
+# it is labelled "synthetic" everywhere it appears and is never presented as market data.
+# Ctrl+C or SIGTERM stops the monitor and the engine cleanly (orders cancelled, journal flushed,
+# region removed) and leaves no process behind.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+
+listen=127.0.0.1:8080
+data_dir=run
+duration=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --listen) listen="$2"; shift 2 ;;
+        --data-dir) data_dir="$2"; shift 2 ;;
+        --duration) duration="$2"; shift 2 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        *) echo "demo.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+case "$duration" in ''|*[!0-9]*) echo "demo.sh: --duration takes whole seconds" >&2; exit 2 ;; esac
+
+mkdir -p "$data_dir"
+data_dir="$(cd "$data_dir" && pwd)"
+instance="demo-$$"
+shm="/dev/shm/tickwire-$instance"
+
+echo "building release binaries (first run takes a few minutes)..."
+(cd "$root" && cargo build --release --quiet --bins -p tickwire-engine -p tickwire-monitor)
+
+config="$data_dir/demo.toml"
+sed -e "s|^instance = .*|instance = \"$instance\"|" \
+    -e "s|^run_dir = .*|run_dir = \"$data_dir\"|" \
+    "$root/config/demo.toml" > "$config"
+
+engine_pid=""
+monitor_pid=""
+stop_all() {
+    trap - INT TERM EXIT
+    [ -n "$monitor_pid" ] && kill -TERM "$monitor_pid" 2>/dev/null || true
+    [ -n "$engine_pid" ] && kill -TERM "$engine_pid" 2>/dev/null || true
+    local status=0
+    if [ -n "$engine_pid" ]; then wait "$engine_pid" || status=$?; fi
+    if [ -n "$monitor_pid" ]; then wait "$monitor_pid" 2>/dev/null || true; fi
+    echo "stopped (engine exit status $status)"
+    exit "$status"
+}
+trap stop_all INT TERM EXIT
+
+"$root/target/release/engine" run --config "$config" 2> "$data_dir/engine.log" &
+engine_pid=$!
+for _ in $(seq 1 200); do
+    [ -e "$shm" ] && break
+    kill -0 "$engine_pid" 2>/dev/null || { cat "$data_dir/engine.log" >&2; exit 1; }
+    sleep 0.05
+done
+[ -e "$shm" ] || { echo "demo.sh: engine did not create $shm" >&2; cat "$data_dir/engine.log" >&2; exit 1; }
+
+"$root/target/release/monitor" --shm "$shm" --listen "$listen" \
+    --journal "$data_dir/$instance.sqlite" --token-file "$data_dir/$instance.token" \
+    2> "$data_dir/monitor.log" &
+monitor_pid=$!
+
+cat > "$data_dir/endpoints.json" <<JSON
+{"dashboard": "http://$listen/", "region": "$shm", "journal": "$data_dir/$instance.sqlite", "token_file": "$data_dir/$instance.token"}
+JSON
+
+echo "tickwire is running (instance $instance, paper trading on synthetic data)"
+echo "  dashboard: http://$listen/"
+echo "  terminal:  $root/target/release/monitor --shm $shm --print"
+echo "  logs:      $data_dir/engine.log, $data_dir/monitor.log"
+echo "Ctrl+C stops everything."
+
+elapsed=0
+while kill -0 "$engine_pid" 2>/dev/null; do
+    if [ "$duration" -gt 0 ] && [ "$elapsed" -ge "$duration" ]; then break; fi
+    sleep 1
+    elapsed=$((elapsed + 1))
+done
+stop_all
