@@ -32,10 +32,7 @@ impl Quote {
     /// Both sides present with positive prices and quantities, and not crossed.
     #[inline]
     pub fn is_valid(&self) -> bool {
-        self.bid.0 > 0
-            && self.ask.0 > self.bid.0
-            && self.bid_qty.0 > 0
-            && self.ask_qty.0 > 0
+        self.bid.0 > 0 && self.ask.0 > self.bid.0 && self.bid_qty.0 > 0 && self.ask_qty.0 > 0
     }
 }
 
@@ -137,7 +134,18 @@ mod tests {
             recv_tsc: 0,
         };
         assert!(q.is_valid());
-        assert!(!Quote { ask: Price(100), ..q }.is_valid(), "locked book");
-        assert!(!Quote { bid_qty: Qty(0), ..q }.is_valid());
+        assert!(
+            !Quote {
+                ask: Price(100),
+                ..q
+            }
+            .is_valid(),
+            "locked book"
+        );
+        assert!(!Quote {
+            bid_qty: Qty(0),
+            ..q
+        }
+        .is_valid());
     }
 }

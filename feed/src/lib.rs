@@ -27,7 +27,12 @@
 //! assert_eq!(q.mid2(), Price(20_002));
 //! assert!(q.is_valid());
 //! ```
-#![deny(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+#![deny(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
 
 mod event;
 mod fixed;
