@@ -31,7 +31,7 @@
 //! page boundary so a monitor can map the rest of the file read-only and only that page
 //! read-write.
 //!
-//! Enumerations travel as `u32` codes; [`code_enum!`]-generated types turn them back into values
+//! Enumerations travel as `u32` codes; the `code_enum!`-generated types turn them back into values
 //! and answer `None` for codes they do not know, so a reader of a newer or hostile file reports
 //! the code instead of misreading it.
 
