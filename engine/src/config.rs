@@ -337,6 +337,31 @@ fn interim_parse_decimal(text: &str, decimals: u32) -> Result<i64, String> {
     Ok(if neg { -v } else { v })
 }
 
+impl Config {
+    /// Applies command-line placement overrides (`--strategy-core`, `--sched-fifo`).
+    ///
+    /// # Errors
+    ///
+    /// When the core does not exist on this host.
+    pub fn override_placement(
+        &mut self,
+        core: Option<usize>,
+        sched_fifo: bool,
+    ) -> Result<(), String> {
+        if let Some(core) = core {
+            let cores = crate::host::online_cpus();
+            if core >= cores {
+                return Err(format!(
+                    "--strategy-core {core}: this host has {cores} cores"
+                ));
+            }
+            self.engine.strategy_core = Some(core);
+        }
+        self.engine.sched_fifo |= sched_fifo;
+        Ok(())
+    }
+}
+
 struct Validator<'a> {
     invalid: &'a dyn Fn(&str, String) -> ConfigError,
 }
@@ -396,7 +421,7 @@ impl Validator<'_> {
             60_000,
         )?;
         if let Some(core) = e.strategy_core {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let cores = crate::host::online_cpus();
             if core >= cores {
                 return Err((self.invalid)(
                     "engine.strategy_core",

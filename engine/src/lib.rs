@@ -51,6 +51,7 @@ pub mod clock;
 pub mod config;
 pub mod feed_agent;
 pub mod gateway_agent;
+pub mod host;
 pub mod idle;
 pub mod instance;
 pub mod journal;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tickwire_engine::alloc::CountingAllocator;
 use tickwire_engine::config::Config;
+use tickwire_engine::host;
 use tickwire_engine::instance::InstanceError;
 
 #[global_allocator]
@@ -29,6 +30,25 @@ enum Cmd {
         /// Config file (TOML).
         #[arg(long)]
         config: PathBuf,
+        /// Pin the strategy thread to this core (overrides `engine.strategy_core`).
+        #[arg(long)]
+        strategy_core: Option<usize>,
+        /// Run the strategy thread under SCHED_FIFO when permitted (overrides
+        /// `engine.sched_fifo`; only with an isolated core).
+        #[arg(long)]
+        sched_fifo: bool,
+        /// Lock all current and future memory (mlockall) so no page faults hit the hot path.
+        #[arg(long)]
+        mlock: bool,
+    },
+    /// Report how well this host is tuned for a strategy thread on `--core`.
+    CheckHost {
+        /// The core the strategy thread would run on.
+        #[arg(long, default_value_t = 1)]
+        core: usize,
+        /// Exit with status 1 unless the core is isolated (for launch scripts).
+        #[arg(long)]
+        require_isolated: bool,
     },
 }
 
@@ -45,14 +65,48 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Cmd::Run { config } => {
-            let config = match Config::load(&config) {
+        Cmd::CheckHost {
+            core,
+            require_isolated,
+        } => {
+            let checks = host::evaluate(&host::gather(core), core);
+            print!("{}", host::render(&checks, core));
+            let isolated = checks
+                .iter()
+                .any(|c| c.item == "isolcpus" && c.verdict == host::Verdict::Ok);
+            if require_isolated && !isolated {
+                eprintln!("engine: core {core} is not isolated");
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Cmd::Run {
+            config,
+            strategy_core,
+            sched_fifo,
+            mlock,
+        } => {
+            let mut config = match Config::load(&config) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("engine: config error: {e}");
                     return ExitCode::from(2);
                 }
             };
+            if let Err(e) = config.override_placement(strategy_core, sched_fifo) {
+                eprintln!("engine: {e}");
+                return ExitCode::from(2);
+            }
+            if mlock {
+                // SAFETY: mlockall(2) only changes how the kernel pages this process's memory.
+                if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } != 0 {
+                    eprintln!(
+                        "engine: mlockall failed: {} (raise the memlock limit: ulimit -l unlimited)",
+                        std::io::Error::last_os_error()
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
             match tickwire_engine::run::run(config) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -220,7 +220,7 @@ impl RegionWriter {
             .map_err(io_err("size", tmp))?;
         // SAFETY: the file was just created by us with O_EXCL and mode 0600; nothing else maps
         // or resizes it before it is renamed into place.
-        let mut map = unsafe { MmapOptions::new().len(REGION_SIZE).map_mut(file) }
+        let mut map = unsafe { MmapOptions::new().len(REGION_SIZE).populate().map_mut(file) }
             .map_err(io_err("map", tmp))?;
         // SAFETY: the mapping is REGION_SIZE bytes, page aligned and zero filled (fresh file);
         // all-zero bytes are a valid `Region`; we hold the only reference to it here.

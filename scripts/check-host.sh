@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Reports how well this host is tuned for tickwire's strategy thread on a core: isolcpus,
+# nohz_full, rcu_nocbs, irqaffinity, scaling governor, turbo, transparent hugepages, irqbalance,
+# SMT siblings of the core, memlock limit and sched_rt_runtime_us, with what to change.
+#
+#   scripts/check-host.sh [--core N] [--require-isolated]
+#
+# The checks live in one place, `engine check-host` (engine/src/host.rs); this script builds the
+# engine if needed and runs it.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+(cd "$root" && cargo build --release --quiet -p tickwire-engine --bin engine)
+exec "$root/target/release/engine" check-host "$@"
