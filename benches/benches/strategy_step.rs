@@ -1,0 +1,99 @@
+//! The per-event work of the strategy and gateway threads: pre-trade risk, the market maker's
+//! quote targets, and the paper venue matching a quote against resting orders.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::hint::black_box;
+use tickwire_engine::config::{StrategyKind, StrategySettings};
+use tickwire_engine::market_maker::MarketMaker;
+use tickwire_engine::risk::{check_order, Exposure, Limits, RateWindow};
+use tickwire_feed::synthetic::{SyntheticParams, SyntheticQuotes};
+use tickwire_feed::{InstrumentId, Price, Qty, Side};
+use tickwire_gateway::paper::PaperExchange;
+use tickwire_gateway::{NewOrder, OrderKind, OrderRequest};
+
+fn strategy_step(c: &mut Criterion) {
+    let mut quotes = SyntheticQuotes::new(SyntheticParams {
+        instrument: InstrumentId(0),
+        start_mid: Price(5_000_000),
+        tick: 1,
+        max_step_ticks: 2,
+        base_qty: Qty(100),
+        seed: 9,
+    });
+    let mm = MarketMaker::new(&StrategySettings {
+        kind: StrategyKind::MarketMaker,
+        instrument: 0,
+        half_spread_ticks: 2,
+        size: 1_000,
+        skew_ticks_per_size: 1,
+        requote_threshold_ticks: 2,
+    });
+    let limits = Limits {
+        max_position: 5_000,
+        max_notional: 50_000_000_000,
+        max_orders_per_sec: u32::MAX,
+        price_band_bps: 100,
+        max_open_orders: 32,
+    };
+    let mut g = c.benchmark_group("strategy_step");
+    g.bench_function("quote_targets_and_risk", |b| {
+        let mut rate = RateWindow::new(u64::MAX);
+        b.iter(|| {
+            let q = quotes.next_quote(0);
+            let (bid, _ask) = mm.targets(&q, 300, 1);
+            let exposure = Exposure {
+                position: 300,
+                open_same_side: 0,
+                open_orders: 1,
+                mid: Some(Price(q.mid2().0 / 2)),
+                feed_fresh: true,
+                trading: true,
+                reduce_only: false,
+            };
+            black_box(check_order(
+                &limits,
+                &mut rate,
+                1,
+                Side::Buy,
+                bid,
+                Qty(1_000),
+                &exposure,
+            ))
+        })
+    });
+    g.bench_function("paper_venue_quote_with_8_resting", |b| {
+        let mut venue = PaperExchange::new(64);
+        let mut id = 0u64;
+        b.iter(|| {
+            let q = quotes.next_quote(0);
+            let mut reports = 0u32;
+            venue.on_quote(&q, 0, &mut |_| reports += 1);
+            while venue.resting() < 8 {
+                id += 1;
+                let side = if id.is_multiple_of(2) {
+                    Side::Buy
+                } else {
+                    Side::Sell
+                };
+                let price = match side {
+                    Side::Buy => Price(q.bid.0 - 1),
+                    Side::Sell => Price(q.ask.0 + 1),
+                };
+                let order = OrderRequest::New(NewOrder {
+                    client_id: id,
+                    instrument: InstrumentId(0),
+                    side,
+                    price,
+                    qty: Qty(50),
+                    kind: OrderKind::PostOnly,
+                });
+                venue.on_request(&order, 0, &mut |_| reports += 1);
+            }
+            black_box(reports)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, strategy_step);
+criterion_main!(benches);
