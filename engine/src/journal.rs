@@ -233,18 +233,9 @@ pub fn journal_ring() -> (JournalSender, rtrb::Consumer<JournalRecord>) {
 
 /// Formats a fixed-point value with exactly `decimals` fractional digits.
 pub fn format_fixed(value: i64, decimals: u32) -> String {
-    let scale = 10u128.pow(decimals);
-    let abs = u128::from(value.unsigned_abs());
-    let sign = if value < 0 { "-" } else { "" };
-    if decimals == 0 {
-        return format!("{sign}{abs}");
-    }
-    format!(
-        "{sign}{}.{:0width$}",
-        abs / scale,
-        abs % scale,
-        width = decimals as usize
-    )
+    let mut out = Vec::with_capacity(24);
+    tickwire_feed::write_decimal(&mut out, value, decimals, false);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Why the journal could not be opened.

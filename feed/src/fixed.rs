@@ -63,9 +63,65 @@ impl Price {
     }
 }
 
+/// Appends `value` at `decimals` fractional digits as a decimal string (`-12.3400` for
+/// `-123400` at 4 decimals). With `trim`, trailing fractional zeros (and a bare point) are
+/// dropped (`-12.34`). No allocation beyond `out` growing.
+pub fn write_decimal(out: &mut Vec<u8>, value: i64, decimals: u32, trim: bool) {
+    let mut digits = [0u8; 40];
+    let mut n = value.unsigned_abs();
+    let mut len = 0;
+    while n > 0 || len <= decimals as usize {
+        digits[len] = b'0' + (n % 10) as u8;
+        n /= 10;
+        len += 1;
+    }
+    if value < 0 {
+        out.push(b'-');
+    }
+    let frac = decimals as usize;
+    for i in (frac..len).rev() {
+        out.push(digits[i]);
+    }
+    if frac == 0 {
+        return;
+    }
+    let mut skip = 0;
+    if trim {
+        while skip < frac && digits[skip] == b'0' {
+            skip += 1;
+        }
+        if skip == frac {
+            return;
+        }
+    }
+    out.push(b'.');
+    for i in (skip..frac).rev() {
+        out.push(digits[i]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decimal(value: i64, decimals: u32, trim: bool) -> String {
+        let mut out = Vec::new();
+        write_decimal(&mut out, value, decimals, trim);
+        String::from_utf8(out).expect("ascii")
+    }
+
+    #[test]
+    fn decimals_are_written_exactly() {
+        assert_eq!(decimal(5_000_012, 2, false), "50000.12");
+        assert_eq!(decimal(-5, 3, false), "-0.005");
+        assert_eq!(decimal(7, 0, false), "7");
+        assert_eq!(decimal(0, 2, false), "0.00");
+        assert_eq!(decimal(-123_400, 4, true), "-12.34");
+        assert_eq!(decimal(1_000, 3, true), "1");
+        assert_eq!(decimal(0, 8, true), "0");
+        assert_eq!(decimal(i64::MIN, 2, false), "-92233720368547758.08");
+        assert_eq!(decimal(i64::MAX, 18, false), "9.223372036854775807");
+    }
 
     #[test]
     fn rounding_to_tick_handles_both_signs() {

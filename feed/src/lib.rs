@@ -39,4 +39,4 @@ mod fixed;
 pub mod synthetic;
 
 pub use event::{BookTop, DataSource, FeedState, FeedStatus, MarketEvent, Quote, Trade};
-pub use fixed::{InstrumentId, Price, Qty, Side};
+pub use fixed::{write_decimal, InstrumentId, Price, Qty, Side};
