@@ -35,6 +35,7 @@
     unreachable_pub
 )]
 
+pub mod binance;
 pub mod paper;
 
 use tickwire_feed::{InstrumentId, Price, Qty, Side};
