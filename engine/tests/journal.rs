@@ -16,7 +16,11 @@ fn fill(i: u64) -> JournalRecord {
         client_id: i,
         trade_id: 1000 + i,
         instrument: 0,
-        side: if i.is_multiple_of(2) { Side::Buy } else { Side::Sell },
+        side: if i.is_multiple_of(2) {
+            Side::Buy
+        } else {
+            Side::Sell
+        },
         price: 5_000_012,
         qty: 1_000,
         maker: true,
