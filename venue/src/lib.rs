@@ -1,0 +1,15 @@
+//! The tickwire venue simulator: a local exchange that speaks the Binance spot wire formats the
+//! feed decodes and the gateway encodes, so tickwire runs its whole job on one machine with no
+//! internet and no keys.
+//!
+//! - [`exchange`]: the matching engine — one instrument's limit order book with price-time
+//!   priority, accounts, and the trades, depth changes and execution reports each operation
+//!   produces. Deterministic.
+#![deny(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+
+pub mod exchange;
