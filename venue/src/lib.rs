@@ -5,6 +5,7 @@
 //! - [`exchange`]: the matching engine — one instrument's limit order book with price-time
 //!   priority, accounts, and the trades, depth changes and execution reports each operation
 //!   produces. Deterministic.
+//! - [`flow`]: the seeded market around the engine: price process, liquidity ladder, takers.
 #![deny(
     missing_docs,
     missing_debug_implementations,
@@ -13,3 +14,4 @@
 )]
 
 pub mod exchange;
+pub mod flow;
