@@ -6,7 +6,9 @@
 //!   ask mirrors it. Both are post-only.
 //! - A quote that drifts `requote_threshold_ticks` or more from its target is cancelled; the new
 //!   one goes out once the cancel is confirmed, so the two never rest together.
-//! - A side whose quote would take the position past the risk limit is not quoted.
+//! - A side whose quote would take the position past the risk limit is not quoted, and no order
+//!   is sent while the order-rate budget of the second is spent: the strategy stays inside risk
+//!   rather than collecting rejects.
 //! - When the engine is not running or the feed is stale, every order is cancelled and nothing
 //!   is quoted until fresh data arrives.
 
@@ -72,7 +74,9 @@ impl MarketMaker {
             Some(_) => {}
             None if !cancelling => {
                 let after = ctx.position(self.instrument) + side.sign() * self.size;
-                if after.abs() <= ctx.max_position(self.instrument) {
+                if after.abs() <= ctx.max_position(self.instrument)
+                    && ctx.order_budget(self.instrument) > 0
+                {
                     let _ = ctx.place(
                         self.instrument,
                         side,

@@ -88,6 +88,15 @@ impl RateWindow {
     pub fn count(&self) -> u32 {
         self.count
     }
+
+    /// Orders `max` still allows at `now` (a new window starts with all of them).
+    pub fn remaining(&self, now: u64, max: u32) -> u32 {
+        if now.wrapping_sub(self.start) >= self.window_ticks {
+            max
+        } else {
+            max.saturating_sub(self.count)
+        }
+    }
 }
 
 /// Checks a new order; on success the order is counted against the rate limit.

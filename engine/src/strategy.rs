@@ -140,6 +140,15 @@ impl TradingContext {
         self.state == EngineState::Running
     }
 
+    /// New orders the rate limit still allows in the current second; a strategy checks this
+    /// instead of collecting rejects.
+    #[inline]
+    pub fn order_budget(&self, instrument: InstrumentId) -> u32 {
+        let limits = &self.limits[usize::from(instrument.0) % MAX_INSTRUMENTS];
+        self.rate
+            .remaining(self.now_ticks, limits.max_orders_per_sec)
+    }
+
     /// Signed position, lots.
     #[inline]
     pub fn position(&self, instrument: InstrumentId) -> i64 {

@@ -151,6 +151,16 @@ impl<S: Strategy> StrategyAgent<S> {
         &mut self.logger
     }
 
+    /// Logs through the ring; a record that finds it full is counted, not waited on.
+    fn log(&mut self, level: Level, template: &'static str, args: [i64; 3]) {
+        if !self.logger.log(level, template, args) {
+            self.ctx
+                .section
+                .counter(CounterId::LogQueueFull)
+                .add_shared(1);
+        }
+    }
+
     /// Heap allocations counted on this thread since warm-up.
     pub fn hot_path_allocations(&self) -> u64 {
         self.hot_allocations
@@ -218,7 +228,7 @@ impl<S: Strategy> StrategyAgent<S> {
         self.ctx.now_ticks = self.ctx.clock.ticks();
         self.ctx.cause_ticks = 0;
         if let ExecKind::Rejected(_) = report.kind {
-            self.logger.log(
+            self.log(
                 Level::Warn,
                 "order {} rejected by the venue",
                 [report.client_id as i64, 0, 0],
@@ -271,7 +281,7 @@ impl<S: Strategy> StrategyAgent<S> {
             b: i64::from(ack.code()),
             unix_ns,
         });
-        self.logger.log(
+        self.log(
             Level::Info,
             "control command {} acknowledged with {}",
             [request.code as i64, i64::from(ack.code()), 0],
@@ -331,7 +341,7 @@ impl<S: Strategy> StrategyAgent<S> {
             self.stop_deadline = Some(now + self.stop_ticks);
             self.ctx.set_state(EngineState::Stopping, Reason::Signal);
             self.ctx.cancel_all(None);
-            self.logger.log(
+            self.log(
                 Level::Info,
                 "stopping: cancelling {} open orders",
                 [self.ctx.orders.len() as i64, 0, 0],
@@ -374,7 +384,7 @@ impl<S: Strategy> StrategyAgent<S> {
                     b: 0,
                     unix_ns,
                 });
-                self.logger.log(
+                self.log(
                     Level::Warn,
                     "wall clock jumped by {} ns; intervals use the monotonic clock",
                     [jump, 0, 0],
@@ -392,7 +402,7 @@ impl<S: Strategy> StrategyAgent<S> {
         if let Some(deadline) = self.stop_deadline {
             if self.ctx.orders.is_empty() || now >= deadline {
                 if !self.ctx.orders.is_empty() {
-                    self.logger.log(
+                    self.log(
                         Level::Error,
                         "shutdown timeout: {} orders not confirmed cancelled",
                         [self.ctx.orders.len() as i64, 0, 0],

@@ -251,12 +251,10 @@ code_enum! {
         JournalRetries = 17 => "journal_retries",
         /// Records that found a journal ring full and were kept by their producer (any thread).
         JournalQueueFull = 18 => "journal_queue_full",
-        /// Log records written (log).
-        LogRecords = 19 => "log_records",
         /// Log records that found a log ring full and were dropped (any thread).
-        LogQueueFull = 20 => "log_queue_full",
+        LogQueueFull = 19 => "log_queue_full",
         /// Wall-clock jumps detected (strategy).
-        ClockJumps = 21 => "clock_jumps",
+        ClockJumps = 20 => "clock_jumps",
     }
 }
 
