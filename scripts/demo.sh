@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs tickwire's main job on the embedded default: the engine (config/demo.toml: market maker,
-# paper gateway) and the monitor with its live dashboard, on this machine, no internet, no keys.
+# paper gateway) and the monitor's live view of it, on this machine, no internet, no keys.
 #
 #   scripts/demo.sh [--listen ADDR] [--data-dir DIR] [--duration SECS]
 #
-#   --listen ADDR     dashboard address (default 127.0.0.1:8080; loopback)
+#   --listen ADDR     dashboard address, reserved for the web dashboard (default 127.0.0.1:8080)
 #   --data-dir DIR    where the config copy, journal, token and logs go (default ./run)
 #   --duration SECS   stop by itself after SECS seconds (default: run until Ctrl+C)
 #
@@ -65,20 +65,24 @@ for _ in $(seq 1 200); do
 done
 [ -e "$shm" ] || { echo "demo.sh: engine did not create $shm" >&2; cat "$data_dir/engine.log" >&2; exit 1; }
 
-"$root/target/release/monitor" --shm "$shm" --listen "$listen" \
-    --journal "$data_dir/$instance.sqlite" --token-file "$data_dir/$instance.token" \
-    2> "$data_dir/monitor.log" &
-monitor_pid=$!
-
 cat > "$data_dir/endpoints.json" <<JSON
-{"dashboard": "http://$listen/", "region": "$shm", "journal": "$data_dir/$instance.sqlite", "token_file": "$data_dir/$instance.token"}
+{"region": "$shm", "journal": "$data_dir/$instance.sqlite", "token_file": "$data_dir/$instance.token", "dashboard_reserved": "$listen"}
 JSON
 
 echo "tickwire is running (instance $instance, paper trading on synthetic data)"
-echo "  dashboard: http://$listen/"
-echo "  terminal:  $root/target/release/monitor --shm $shm --print"
-echo "  logs:      $data_dir/engine.log, $data_dir/monitor.log"
+echo "  live view: $root/target/release/monitor --shm $shm --watch"
+echo "  journal:   $data_dir/$instance.sqlite"
+echo "  logs:      $data_dir/engine.log"
 echo "Ctrl+C stops everything."
+
+# The monitor's terminal view, refreshed every second, in a second process that only reads
+# the region; its output goes to the terminal when there is one, else to monitor.log.
+if [ -t 1 ]; then
+    "$root/target/release/monitor" --shm "$shm" --watch &
+else
+    "$root/target/release/monitor" --shm "$shm" --watch > "$data_dir/monitor.log" 2>&1 &
+fi
+monitor_pid=$!
 
 elapsed=0
 while kill -0 "$engine_pid" 2>/dev/null; do

@@ -175,3 +175,39 @@ fn bad_configs_exit_2_naming_the_key() {
         .expect("run engine");
     assert_eq!(usage.status.code(), Some(2));
 }
+
+/// Whether the process has a handler installed for `signal` (from /proc/<pid>/status SigCgt).
+fn catches(pid: u32, signal: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("SigCgt:"))?;
+            u64::from_str_radix(line.split_whitespace().nth(1)?, 16).ok()
+        })
+        .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
+}
+
+#[test]
+fn sigterm_during_startup_still_stops_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut engine = EngineProcess::start(dir.path(), &test_config(dir.path(), "early", ""));
+    let pid = engine.child.id();
+    wait_for(Duration::from_secs(20), || {
+        catches(pid, libc::SIGTERM).then_some(())
+    })
+    .expect("the engine installs its handlers");
+    // As soon as the handlers exist: the engine is still claiming its lock, creating the
+    // region, opening the journal or spawning threads.
+    engine.signal(libc::SIGTERM);
+    let status = engine.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.success(),
+        "exit {status:?}; stderr:\n{}",
+        engine.stderr_text()
+    );
+    assert!(!engine.shm.exists(), "region removed");
+    assert!(
+        !dir.path().join("run/early.token").exists(),
+        "token removed"
+    );
+}

@@ -34,9 +34,15 @@ fn print_shows_a_live_engine_and_labels_synthetic_data() {
     .expect("fills");
     let (ok, text) = print(&engine.shm);
     assert!(ok, "{text}");
-    assert!(text.contains(&format!("pid {}  live", engine.child.id())), "{text}");
+    assert!(
+        text.contains(&format!("pid {}  live", engine.child.id())),
+        "{text}"
+    );
     assert!(text.contains("BTCUSDT"), "{text}");
-    assert!(text.contains("synthetic"), "synthetic data is labelled: {text}");
+    assert!(
+        text.contains("synthetic"),
+        "synthetic data is labelled: {text}"
+    );
     for stage in ["wire_to_decoded", "decide", "tick_to_trade"] {
         assert!(text.contains(stage), "{stage} missing: {text}");
     }

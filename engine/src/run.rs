@@ -106,6 +106,14 @@ fn place_strategy_thread(config: &Config, logger: &mut Logger) -> (i32, bool) {
 /// [`crate::instance::InstanceError`] (as the error itself, so callers can downcast it) when
 /// the instance cannot be claimed; any other start-up failure, with context.
 pub fn run(config: Config) -> Result<()> {
+    // Handlers first: a signal that arrives during start-up stops the engine cleanly too.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal while stopping terminates at once (the operator insists).
+        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
+            .context("install signal handler")?;
+        signal_hook::flag::register(signal, Arc::clone(&stop)).context("install signal handler")?;
+    }
     let e = &config.engine;
     let lock = InstanceLock::acquire(&e.run_dir, &e.instance)?;
     let paths = Paths {
@@ -143,7 +151,7 @@ pub fn run(config: Config) -> Result<()> {
             return Err(err.into());
         }
     };
-    let result = run_threads(&config, &clock, &mut region, &paths);
+    let result = run_threads(&config, &clock, &mut region, &paths, stop);
     token.remove();
     let removed = region.remove();
     drop(lock);
@@ -296,17 +304,11 @@ fn run_threads(
     clock: &LatencyClock,
     region: &mut RegionWriter,
     paths: &Paths,
+    stop: Arc<AtomicBool>,
 ) -> Result<()> {
     let sections = region
         .take_sections()
         .context("region sections already taken")?;
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        // A second signal while stopping terminates at once (the operator insists).
-        signal_hook::flag::register_conditional_shutdown(signal, 1, Arc::clone(&stop))
-            .context("install signal handler")?;
-        signal_hook::flag::register(signal, Arc::clone(&stop)).context("install signal handler")?;
-    }
 
     let (mut log_writer, mut loggers) = log_rings(clock, &["strategy", "engine"]);
     let mut engine_log = loggers.pop().context("engine logger")?;
