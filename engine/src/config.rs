@@ -319,56 +319,13 @@ impl Config {
     }
 }
 
-fn interim_parse_decimal(text: &str, decimals: u32) -> Result<i64, String> {
-    let (neg, body) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text),
-    };
-    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-    if int.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
-        return Err("not a decimal number".into());
-    }
-    let frac = frac.trim_end_matches('0');
-    if frac.len() > decimals as usize {
-        return Err(format!("more than {decimals} decimals"));
-    }
-    let digits = format!("{int}{frac:0<width$}", width = decimals as usize);
-    let v: i64 = digits.parse().map_err(|_| "out of range".to_string())?;
-    Ok(if neg { -v } else { v })
-}
-
-impl Config {
-    /// Applies command-line placement overrides (`--strategy-core`, `--sched-fifo`).
-    ///
-    /// # Errors
-    ///
-    /// When the core does not exist on this host.
-    pub fn override_placement(
-        &mut self,
-        core: Option<usize>,
-        sched_fifo: bool,
-    ) -> Result<(), String> {
-        if let Some(core) = core {
-            let cores = crate::host::online_cpus();
-            if core >= cores {
-                return Err(format!(
-                    "--strategy-core {core}: this host has {cores} cores"
-                ));
-            }
-            self.engine.strategy_core = Some(core);
-        }
-        self.engine.sched_fifo |= sched_fifo;
-        Ok(())
-    }
-}
-
 struct Validator<'a> {
     invalid: &'a dyn Fn(&str, String) -> ConfigError,
 }
 
 impl Validator<'_> {
     fn fixed(&self, key: &str, text: &str, decimals: u32) -> Result<i64, ConfigError> {
-        interim_parse_decimal(text, decimals)
+        tickwire_feed::parse_decimal(text.as_bytes(), decimals)
             .map_err(|e| (self.invalid)(key, format!("{text:?}: {e}")))
     }
 

@@ -63,6 +63,73 @@ impl Price {
     }
 }
 
+/// Why a decimal string was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecimalError {
+    /// Nothing to parse.
+    #[error("empty number")]
+    Empty,
+    /// A byte that is not a digit, a leading `-` or one `.`.
+    #[error("unexpected character at byte {0}")]
+    BadChar(usize),
+    /// More fractional digits than the scale holds, and not all of the extra ones zero.
+    #[error("more than {0} decimals")]
+    TooPrecise(u32),
+    /// The value does not fit in 64 bits at the scale.
+    #[error("out of range")]
+    Overflow,
+}
+
+/// Parses a decimal string (`"-12.340"`) exactly into an integer at `decimals` fractional
+/// digits: no floating point on the way, trailing zeros beyond the scale accepted, anything
+/// else that does not fit refused — never rounded, never wrapped.
+///
+/// # Errors
+///
+/// [`DecimalError`] naming what is wrong and, for bad characters, where.
+pub fn parse_decimal(text: &[u8], decimals: u32) -> Result<i64, DecimalError> {
+    let (negative, digits_start) = match text.first() {
+        None => return Err(DecimalError::Empty),
+        Some(b'-') => (true, 1),
+        Some(_) => (false, 0),
+    };
+    let mut value: i128 = 0;
+    let mut seen_digit = false;
+    let mut fraction: Option<u32> = None;
+    for (i, &b) in text.iter().enumerate().skip(digits_start) {
+        match b {
+            b'0'..=b'9' => {
+                seen_digit = true;
+                let digit = i128::from(b - b'0');
+                match &mut fraction {
+                    Some(n) if *n >= decimals => {
+                        if digit != 0 {
+                            return Err(DecimalError::TooPrecise(decimals));
+                        }
+                        continue;
+                    }
+                    Some(n) => *n += 1,
+                    None => {}
+                }
+                value = value * 10 + digit;
+                if value > i128::from(i64::MAX) + 1 {
+                    return Err(DecimalError::Overflow);
+                }
+            }
+            b'.' if fraction.is_none() && seen_digit => fraction = Some(0),
+            _ => return Err(DecimalError::BadChar(i)),
+        }
+    }
+    if !seen_digit || text.last() == Some(&b'.') {
+        return Err(DecimalError::BadChar(text.len().saturating_sub(1)));
+    }
+    let scaled = value
+        .checked_mul(10i128.pow(decimals - fraction.unwrap_or(0)))
+        .ok_or(DecimalError::Overflow)?;
+    let signed = if negative { -scaled } else { scaled };
+    i64::try_from(signed).map_err(|_| DecimalError::Overflow)
+}
+
 /// Appends `value` at `decimals` fractional digits as a decimal string (`-12.3400` for
 /// `-123400` at 4 decimals). With `trim`, trailing fractional zeros (and a bare point) are
 /// dropped (`-12.34`). No allocation beyond `out` growing.
@@ -108,6 +175,40 @@ mod tests {
         let mut out = Vec::new();
         write_decimal(&mut out, value, decimals, trim);
         String::from_utf8(out).expect("ascii")
+    }
+
+    #[test]
+    fn decimals_parse_exactly_or_not_at_all() {
+        assert_eq!(parse_decimal(b"27183.10000000", 2), Ok(2_718_310));
+        assert_eq!(parse_decimal(b"-0.005", 3), Ok(-5));
+        assert_eq!(parse_decimal(b"7", 0), Ok(7));
+        assert_eq!(parse_decimal(b"0.00001", 5), Ok(1));
+        assert_eq!(
+            parse_decimal(b"0.000015", 5),
+            Err(DecimalError::TooPrecise(5))
+        );
+        assert_eq!(parse_decimal(b"", 2), Err(DecimalError::Empty));
+        assert_eq!(parse_decimal(b"-", 2), Err(DecimalError::BadChar(0)));
+        assert_eq!(parse_decimal(b"1.", 2), Err(DecimalError::BadChar(1)));
+        assert_eq!(parse_decimal(b".5", 2), Err(DecimalError::BadChar(0)));
+        assert_eq!(parse_decimal(b"1.2.3", 2), Err(DecimalError::BadChar(3)));
+        assert_eq!(parse_decimal(b"NaN", 2), Err(DecimalError::BadChar(0)));
+        assert_eq!(parse_decimal(b"1e5", 2), Err(DecimalError::BadChar(1)));
+        assert_eq!(parse_decimal(b"92233720368547758.07", 2), Ok(i64::MAX));
+        assert_eq!(
+            parse_decimal(b"92233720368547758.08", 2),
+            Err(DecimalError::Overflow)
+        );
+        assert_eq!(parse_decimal(b"-92233720368547758.08", 2), Ok(i64::MIN));
+        assert_eq!(
+            parse_decimal(&[b'9'; 1_000_000], 0),
+            Err(DecimalError::Overflow)
+        );
+        for v in [0i64, 1, -1, 123_456_789, i64::MAX, i64::MIN] {
+            let mut s = Vec::new();
+            write_decimal(&mut s, v, 6, false);
+            assert_eq!(parse_decimal(&s, 6), Ok(v), "round trip {v}");
+        }
     }
 
     #[test]

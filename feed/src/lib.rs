@@ -39,4 +39,4 @@ mod fixed;
 pub mod synthetic;
 
 pub use event::{BookTop, DataSource, FeedState, FeedStatus, MarketEvent, Quote, Trade};
-pub use fixed::{write_decimal, InstrumentId, Price, Qty, Side};
+pub use fixed::{parse_decimal, write_decimal, DecimalError, InstrumentId, Price, Qty, Side};
