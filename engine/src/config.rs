@@ -319,6 +319,31 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Applies command-line placement overrides (`--strategy-core`, `--sched-fifo`).
+    ///
+    /// # Errors
+    ///
+    /// When the core does not exist on this host.
+    pub fn override_placement(
+        &mut self,
+        core: Option<usize>,
+        sched_fifo: bool,
+    ) -> Result<(), String> {
+        if let Some(core) = core {
+            let cores = crate::host::online_cpus();
+            if core >= cores {
+                return Err(format!(
+                    "--strategy-core {core}: this host has {cores} cores"
+                ));
+            }
+            self.engine.strategy_core = Some(core);
+        }
+        self.engine.sched_fifo |= sched_fifo;
+        Ok(())
+    }
+}
+
 struct Validator<'a> {
     invalid: &'a dyn Fn(&str, String) -> ConfigError,
 }
