@@ -6,6 +6,9 @@
 //!   priority, accounts, and the trades, depth changes and execution reports each operation
 //!   produces. Deterministic.
 //! - [`flow`]: the seeded market around the engine: price process, liquidity ladder, takers.
+//! - [`wire`]: the Binance spot payloads, WebSocket API requests and responses.
+//! - [`server`]: streams, WebSocket API, REST snapshot and the admin endpoint with fault
+//!   injection; [`tls`]: a fresh CA and server certificate per start.
 #![deny(
     missing_docs,
     missing_debug_implementations,
@@ -15,3 +18,6 @@
 
 pub mod exchange;
 pub mod flow;
+pub mod server;
+pub mod tls;
+pub mod wire;

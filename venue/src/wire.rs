@@ -1,0 +1,342 @@
+//! The venue's side of the Binance spot wire formats: market-data payloads it sends, WebSocket
+//! API requests it parses and the responses and execution reports it answers with. Field names
+//! and types follow the venue's documentation (spot `web-socket-streams.md`,
+//! `web-socket-api.md`, `user-data-stream.md`).
+
+use crate::exchange::{DepthChanges, ExecType, Levels, OrderStatus, OrderView, Side, TimeInForce, VenueError};
+use serde_json::{json, Value};
+use tickwire_feed::{parse_decimal, write_decimal};
+
+/// How prices and quantities are written for one instrument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Symbol {
+    /// Venue symbol, upper case (`BTCUSDT`).
+    pub name: String,
+    /// Decimals of prices.
+    pub price_decimals: u32,
+    /// Decimals of quantities.
+    pub qty_decimals: u32,
+}
+
+impl Symbol {
+    /// The lower-case stream prefix (`btcusdt`).
+    pub fn stream_prefix(&self) -> String {
+        self.name.to_ascii_lowercase()
+    }
+
+    fn decimal(value: i64, decimals: u32) -> String {
+        let mut out = Vec::with_capacity(24);
+        write_decimal(&mut out, value, decimals, false);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// A price as the venue writes it (full scale, like `"50000.00"`).
+    pub fn price(&self, v: i64) -> String {
+        Self::decimal(v, self.price_decimals)
+    }
+
+    /// A quantity as the venue writes it.
+    pub fn qty(&self, v: i64) -> String {
+        Self::decimal(v, self.qty_decimals)
+    }
+
+    /// A quote amount (price × qty units) as the venue writes it.
+    pub fn quote(&self, v: i128) -> String {
+        let clamped = v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        Self::decimal(clamped, self.price_decimals + self.qty_decimals)
+    }
+
+    fn levels(&self, levels: &Levels) -> Value {
+        Value::Array(
+            levels
+                .iter()
+                .map(|(p, q)| json!([self.price(*p), self.qty(*q)]))
+                .collect(),
+        )
+    }
+
+    /// `<symbol>@bookTicker` payload.
+    pub fn book_ticker(&self, update_id: u64, bid: (i64, i64), ask: (i64, i64)) -> Value {
+        json!({
+            "u": update_id, "s": self.name,
+            "b": self.price(bid.0), "B": self.qty(bid.1),
+            "a": self.price(ask.0), "A": self.qty(ask.1),
+        })
+    }
+
+    /// `<symbol>@depth@100ms` payload.
+    pub fn depth_update(&self, time_ms: u64, changes: &DepthChanges) -> Value {
+        json!({
+            "e": "depthUpdate", "E": time_ms, "s": self.name,
+            "U": changes.first_update_id, "u": changes.last_update_id,
+            "b": self.levels(&changes.bids), "a": self.levels(&changes.asks),
+        })
+    }
+
+    /// `<symbol>@trade` payload.
+    pub fn trade(&self, trade_id: u64, price: i64, qty: i64, buyer_is_maker: bool, time_ms: u64) -> Value {
+        json!({
+            "e": "trade", "E": time_ms, "s": self.name, "t": trade_id,
+            "p": self.price(price), "q": self.qty(qty), "T": time_ms,
+            "m": buyer_is_maker, "M": true,
+        })
+    }
+
+    /// REST depth snapshot (`GET /api/v3/depth`).
+    pub fn depth_snapshot(&self, last_update_id: u64, bids: &Levels, asks: &Levels) -> Value {
+        json!({ "lastUpdateId": last_update_id, "bids": self.levels(bids), "asks": self.levels(asks) })
+    }
+
+    /// The order object of WebSocket API results (`RESULT` response type).
+    pub fn order_result(&self, o: &OrderView, time_ms: u64) -> Value {
+        let (kind, tif) = order_type(o.tif);
+        json!({
+            "symbol": self.name, "orderId": o.order_id, "orderListId": -1,
+            "clientOrderId": o.client_order_id, "transactTime": time_ms,
+            "price": self.price(o.price), "origQty": self.qty(o.orig_qty),
+            "executedQty": self.qty(o.executed_qty), "cummulativeQuoteQty": self.quote(o.cum_quote),
+            "status": status_name(o.status), "timeInForce": tif, "type": kind,
+            "side": side_name(o.side), "workingTime": o.created_ms,
+            "selfTradePreventionMode": "NONE",
+        })
+    }
+
+    /// An `executionReport` user-data event.
+    #[allow(clippy::too_many_arguments)]
+    pub fn execution_report(
+        &self,
+        o: &OrderView,
+        exec_type: ExecType,
+        last_qty: i64,
+        last_price: i64,
+        trade_id: i64,
+        maker: bool,
+        time_ms: u64,
+    ) -> Value {
+        let (kind, tif) = order_type(o.tif);
+        let exec = match exec_type {
+            ExecType::New => "NEW",
+            ExecType::Trade => "TRADE",
+            ExecType::Canceled => "CANCELED",
+            ExecType::Expired => "EXPIRED",
+        };
+        json!({
+            "e": "executionReport", "E": time_ms, "s": self.name, "c": o.client_order_id,
+            "S": side_name(o.side), "o": kind, "f": tif,
+            "q": self.qty(o.orig_qty), "p": self.price(o.price),
+            "P": self.price(0), "F": self.qty(0), "g": -1, "C": "",
+            "x": exec, "X": status_name(o.status), "r": "NONE", "i": o.order_id,
+            "l": self.qty(last_qty), "z": self.qty(o.executed_qty), "L": self.price(last_price),
+            "n": "0", "N": null, "T": time_ms, "t": trade_id, "I": 0,
+            "w": matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled),
+            "m": maker, "M": false, "O": o.created_ms,
+            "Z": self.quote(o.cum_quote), "Y": self.quote(i128::from(last_qty) * i128::from(last_price)),
+            "Q": self.qty(0), "W": o.created_ms, "V": "NONE",
+        })
+    }
+}
+
+fn order_type(tif: TimeInForce) -> (&'static str, &'static str) {
+    match tif {
+        TimeInForce::Gtc => ("LIMIT", "GTC"),
+        TimeInForce::Ioc => ("LIMIT", "IOC"),
+        TimeInForce::MakerOnly => ("LIMIT_MAKER", "GTC"),
+    }
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "BUY",
+        Side::Sell => "SELL",
+    }
+}
+
+fn status_name(status: OrderStatus) -> &'static str {
+    match status {
+        OrderStatus::New => "NEW",
+        OrderStatus::PartiallyFilled => "PARTIALLY_FILLED",
+        OrderStatus::Filled => "FILLED",
+        OrderStatus::Canceled => "CANCELED",
+        OrderStatus::Expired => "EXPIRED",
+    }
+}
+
+/// A successful WebSocket API response.
+pub fn ok_response(id: &Value, result: Value) -> Value {
+    json!({ "id": id, "status": 200, "result": result })
+}
+
+/// A failed WebSocket API response.
+pub fn error_response(id: &Value, status: u16, error: &VenueError) -> Value {
+    json!({ "id": id, "status": status, "error": { "code": error.code, "msg": error.msg } })
+}
+
+/// A parsed WebSocket API request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiRequest {
+    /// `order.place`.
+    Place {
+        /// API key (the account).
+        api_key: String,
+        /// Client order id (generated if absent).
+        client_order_id: Option<String>,
+        /// Side.
+        side: Side,
+        /// Limit price.
+        price: i64,
+        /// Quantity.
+        qty: i64,
+        /// Time in force.
+        tif: TimeInForce,
+    },
+    /// `order.cancel` by client order id.
+    Cancel {
+        /// API key.
+        api_key: String,
+        /// The order's client order id.
+        orig_client_order_id: String,
+    },
+    /// `openOrders.status`.
+    OpenOrders {
+        /// API key.
+        api_key: String,
+    },
+    /// `userDataStream.subscribe` (this venue takes the account from `apiKey`).
+    SubscribeUser {
+        /// API key.
+        api_key: String,
+    },
+    /// `ping`.
+    Ping,
+}
+
+/// `-1102`: a mandatory parameter is missing or malformed.
+pub const BAD_PARAM: VenueError = VenueError {
+    code: -1102,
+    msg: "Mandatory parameter was not sent, was empty/null, or malformed.",
+};
+/// `-1121`: unknown symbol.
+pub const BAD_SYMBOL: VenueError = VenueError { code: -1121, msg: "Invalid symbol." };
+/// `-1100`: unknown method or unsupported parameter value.
+pub const BAD_REQUEST: VenueError = VenueError { code: -1100, msg: "Illegal characters found in a parameter." };
+/// `-1013`: unsupported order type.
+pub const BAD_TYPE: VenueError = VenueError { code: -1013, msg: "Unsupported order combination" };
+
+/// Parses a request frame into its id and request.
+///
+/// # Errors
+///
+/// The id (or null) and the venue error to answer with.
+pub fn parse_request(text: &str, symbol: &Symbol) -> Result<(Value, ApiRequest), (Value, VenueError)> {
+    let v: Value = serde_json::from_str(text).map_err(|_| (Value::Null, BAD_REQUEST))?;
+    let id = v.get("id").cloned().unwrap_or(Value::Null);
+    let fail = |e| (id.clone(), e);
+    let method = v.get("method").and_then(Value::as_str).ok_or_else(|| fail(BAD_REQUEST))?;
+    let params = v.get("params").cloned().unwrap_or(Value::Null);
+    let text_param = |name: &str| params.get(name).and_then(Value::as_str);
+    let api_key = || text_param("apiKey").map(str::to_string).ok_or_else(|| fail(BAD_PARAM));
+    let check_symbol = || match text_param("symbol") {
+        Some(s) if s == symbol.name => Ok(()),
+        Some(_) => Err(fail(BAD_SYMBOL)),
+        None => Err(fail(BAD_PARAM)),
+    };
+    let request = match method {
+        "order.place" => {
+            check_symbol()?;
+            let side = match text_param("side") {
+                Some("BUY") => Side::Buy,
+                Some("SELL") => Side::Sell,
+                _ => return Err(fail(BAD_PARAM)),
+            };
+            let tif = match (text_param("type"), text_param("timeInForce")) {
+                (Some("LIMIT_MAKER"), None) => TimeInForce::MakerOnly,
+                (Some("LIMIT"), Some("GTC")) => TimeInForce::Gtc,
+                (Some("LIMIT"), Some("IOC")) => TimeInForce::Ioc,
+                _ => return Err(fail(BAD_TYPE)),
+            };
+            let number = |name: &str, decimals| {
+                text_param(name)
+                    .and_then(|t| parse_decimal(t.as_bytes(), decimals).ok())
+                    .ok_or_else(|| fail(BAD_PARAM))
+            };
+            ApiRequest::Place {
+                api_key: api_key()?,
+                client_order_id: text_param("newClientOrderId").map(str::to_string),
+                side,
+                price: number("price", symbol.price_decimals)?,
+                qty: number("quantity", symbol.qty_decimals)?,
+                tif,
+            }
+        }
+        "order.cancel" => {
+            check_symbol()?;
+            ApiRequest::Cancel {
+                api_key: api_key()?,
+                orig_client_order_id: text_param("origClientOrderId")
+                    .map(str::to_string)
+                    .ok_or_else(|| fail(BAD_PARAM))?,
+            }
+        }
+        "openOrders.status" => {
+            check_symbol()?;
+            ApiRequest::OpenOrders { api_key: api_key()? }
+        }
+        "userDataStream.subscribe" => ApiRequest::SubscribeUser { api_key: api_key()? },
+        "ping" => ApiRequest::Ping,
+        _ => return Err(fail(BAD_REQUEST)),
+    };
+    Ok((id, request))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn btc() -> Symbol {
+        Symbol {
+            name: "BTCUSDT".into(),
+            price_decimals: 2,
+            qty_decimals: 5,
+        }
+    }
+
+    #[test]
+    fn market_payloads_use_the_documented_fields() {
+        let s = btc();
+        let t = s.book_ticker(7, (5_000_012, 150), (5_000_020, 1));
+        assert_eq!(t.to_string(), r#"{"A":"0.00001","B":"0.00150","a":"50000.20","b":"50000.12","s":"BTCUSDT","u":7}"#);
+        let d = s.depth_update(1, &DepthChanges { first_update_id: 3, last_update_id: 5, bids: vec![(100, 0)], asks: vec![] });
+        assert_eq!(d["e"], "depthUpdate");
+        assert_eq!((d["U"].as_u64(), d["u"].as_u64()), (Some(3), Some(5)));
+        assert_eq!(d["b"][0], json!(["1.00", "0.00000"]));
+        let tr = s.trade(9, 100, 2, true, 5);
+        assert_eq!((tr["t"].as_u64(), tr["m"].as_bool()), (Some(9), Some(true)));
+    }
+
+    #[test]
+    fn requests_are_parsed_or_answered_with_the_venue_error() {
+        let s = btc();
+        let place = r#"{"id":5,"method":"order.place","params":{"symbol":"BTCUSDT","side":"BUY","type":"LIMIT_MAKER","price":"50000.01","quantity":"0.01000","newClientOrderId":"tw1-7","apiKey":"k"}}"#;
+        let (id, req) = parse_request(place, &s).expect("valid");
+        assert_eq!(id, json!(5));
+        assert_eq!(
+            req,
+            ApiRequest::Place { api_key: "k".into(), client_order_id: Some("tw1-7".into()), side: Side::Buy, price: 5_000_001, qty: 1_000, tif: TimeInForce::MakerOnly }
+        );
+        let cases = [
+            ("not json", BAD_REQUEST),
+            (r#"{"id":1,"method":"order.place","params":{"symbol":"ETHUSDT"}}"#, BAD_SYMBOL),
+            (r#"{"id":1,"method":"order.place","params":{"symbol":"BTCUSDT","side":"UP"}}"#, BAD_PARAM),
+            (r#"{"id":1,"method":"order.place","params":{"symbol":"BTCUSDT","side":"BUY","type":"MARKET"}}"#, BAD_TYPE),
+            (r#"{"id":1,"method":"order.place","params":{"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","timeInForce":"GTC","price":"1.001","quantity":"1","apiKey":"k"}}"#, BAD_PARAM),
+            (r#"{"id":1,"method":"order.fly"}"#, BAD_REQUEST),
+            (r#"{"id":1,"method":"order.cancel","params":{"symbol":"BTCUSDT","apiKey":"k"}}"#, BAD_PARAM),
+        ];
+        for (text, expected) in cases {
+            let (_, e) = parse_request(text, &s).expect_err(text);
+            assert_eq!(e, expected, "{text}");
+        }
+        let err = error_response(&json!(3), 400, &BAD_SYMBOL);
+        assert_eq!(err.to_string(), r#"{"error":{"code":-1121,"msg":"Invalid symbol."},"id":3,"status":400}"#);
+    }
+}
