@@ -11,7 +11,11 @@ use tickwire_venue::server::{serve, VenueSettings};
 use tickwire_venue::wire::Symbol;
 
 #[derive(Parser, Debug)]
-#[command(name = "venue", version, about = "tickwire local venue simulator (Binance spot wire formats)")]
+#[command(
+    name = "venue",
+    version,
+    about = "tickwire local venue simulator (Binance spot wire formats)"
+)]
 struct Cli {
     /// Market data, WebSocket API and REST (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:9443")]
@@ -61,7 +65,8 @@ struct Cli {
 }
 
 fn decimal(name: &str, text: &str, decimals: u32) -> Result<i64> {
-    let v = parse_decimal(text.as_bytes(), decimals).map_err(|e| anyhow::anyhow!("--{name} {text:?}: {e}"))?;
+    let v = parse_decimal(text.as_bytes(), decimals)
+        .map_err(|e| anyhow::anyhow!("--{name} {text:?}: {e}"))?;
     anyhow::ensure!(v > 0, "--{name} {text:?}: must be greater than zero");
     Ok(v)
 }
@@ -72,11 +77,23 @@ fn main() -> Result<()> {
     let lot = decimal("lot", &cli.lot, cli.qty_decimals)?;
     let start = decimal("start-price", &cli.start_price, cli.price_decimals)?;
     let base_qty = decimal("base-qty", &cli.base_qty, cli.qty_decimals)?;
-    anyhow::ensure!(start % tick == 0, "--start-price must be a multiple of --tick");
-    anyhow::ensure!(base_qty % lot == 0, "--base-qty must be a multiple of --lot");
+    anyhow::ensure!(
+        start % tick == 0,
+        "--start-price must be a multiple of --tick"
+    );
+    anyhow::ensure!(
+        base_qty % lot == 0,
+        "--base-qty must be a multiple of --lot"
+    );
     anyhow::ensure!((1..=100).contains(&cli.levels), "--levels must be 1..=100");
-    anyhow::ensure!((1..=10_000).contains(&cli.step_ms), "--step-ms must be 1..=10000");
-    anyhow::ensure!(cli.taker_per_mille <= 1000, "--taker-per-mille must be 0..=1000");
+    anyhow::ensure!(
+        (1..=10_000).contains(&cli.step_ms),
+        "--step-ms must be 1..=10000"
+    );
+    anyhow::ensure!(
+        cli.taker_per_mille <= 1000,
+        "--taker-per-mille must be 0..=1000"
+    );
     let settings = VenueSettings {
         symbol: Symbol {
             name: cli.symbol.to_ascii_uppercase(),
@@ -107,22 +124,34 @@ fn main() -> Result<()> {
         .build()
         .context("start runtime")?;
     let data_dir = cli.data_dir.clone();
-    let scheme = if cli.plain { ("http", "ws") } else { ("https", "wss") };
+    let scheme = if cli.plain {
+        ("http", "ws")
+    } else {
+        ("https", "wss")
+    };
     let ca = tls.as_ref().map(|t| t.ca_path.display().to_string());
     runtime.block_on(async move {
-        let server = serve(settings, cli.listen, cli.admin, tls.map(|t| t.config), |handle| {
-            let info = serde_json::json!({
-                "venue": format!("{}://{}", scheme.1, handle.listen),
-                "rest": format!("{}://{}", scheme.0, handle.listen),
-                "venue_admin": format!("http://{}", handle.admin),
-                "ca_file": ca,
-            });
-            let path = data_dir.join("venue.json");
-            if let Err(e) = std::fs::create_dir_all(&data_dir).and_then(|()| std::fs::write(&path, info.to_string())) {
-                eprintln!("venue: cannot write {}: {e}", path.display());
-            }
-            eprintln!("venue: {info}");
-        });
+        let server = serve(
+            settings,
+            cli.listen,
+            cli.admin,
+            tls.map(|t| t.config),
+            |handle| {
+                let info = serde_json::json!({
+                    "venue": format!("{}://{}", scheme.1, handle.listen),
+                    "rest": format!("{}://{}", scheme.0, handle.listen),
+                    "venue_admin": format!("http://{}", handle.admin),
+                    "ca_file": ca,
+                });
+                let path = data_dir.join("venue.json");
+                if let Err(e) = std::fs::create_dir_all(&data_dir)
+                    .and_then(|()| std::fs::write(&path, info.to_string()))
+                {
+                    eprintln!("venue: cannot write {}: {e}", path.display());
+                }
+                eprintln!("venue: {info}");
+            },
+        );
         tokio::select! {
             result = server => result,
             _ = tokio::signal::ctrl_c() => Ok(()),

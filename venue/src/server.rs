@@ -135,7 +135,10 @@ pub async fn serve(
     tls: Option<Arc<rustls::ServerConfig>>,
     ready: impl FnOnce(VenueHandle),
 ) -> Result<()> {
-    anyhow::ensure!(admin.ip().is_loopback(), "--admin {admin}: the admin endpoint binds loopback only");
+    anyhow::ensure!(
+        admin.ip().is_loopback(),
+        "--admin {admin}: the admin endpoint binds loopback only"
+    );
     let (commands, command_rx) = mpsc::channel(1024);
     let (market, _) = broadcast::channel(4096);
     let (disconnect, _) = watch::channel(0u64);
@@ -159,8 +162,12 @@ pub async fn serve(
         .route("/admin/fault", post(admin_fault))
         .with_state(Arc::clone(&shared));
 
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("bind {listen}"))?;
-    let admin_listener = TcpListener::bind(admin).await.with_context(|| format!("bind {admin}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("bind {listen}"))?;
+    let admin_listener = TcpListener::bind(admin)
+        .await
+        .with_context(|| format!("bind {admin}"))?;
     let handle = VenueHandle {
         listen: listener.local_addr().context("local address")?,
         admin: admin_listener.local_addr().context("local address")?,
@@ -177,7 +184,11 @@ pub async fn serve(
     }
 }
 
-async fn serve_tls(listener: TcpListener, app: Router, config: Arc<rustls::ServerConfig>) -> Result<()> {
+async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    config: Arc<rustls::ServerConfig>,
+) -> Result<()> {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     loop {
         let (tcp, peer) = match listener.accept().await {
@@ -192,13 +203,15 @@ async fn serve_tls(listener: TcpListener, app: Router, config: Arc<rustls::Serve
         let acceptor = acceptor.clone();
         let app = app.clone();
         tokio::spawn(async move {
-            let stream = match tokio::time::timeout(Duration::from_secs(5), acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => return eprintln!("venue: TLS handshake with {peer} failed: {e}"),
-                Err(_) => return eprintln!("venue: TLS handshake with {peer} timed out"),
-            };
+            let stream =
+                match tokio::time::timeout(Duration::from_secs(5), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => return eprintln!("venue: TLS handshake with {peer} failed: {e}"),
+                    Err(_) => return eprintln!("venue: TLS handshake with {peer} timed out"),
+                };
             let service = hyper_util::service::TowerToHyperService::new(app);
-            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
             if let Err(e) = builder
                 .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
                 .await
@@ -317,16 +330,37 @@ fn publish(
     let symbol = &shared.settings.symbol;
     for event in ex.take_events() {
         match event {
-            VenueEvent::Trade { trade_id, price, qty, buyer_is_maker, time_ms } => {
-                let payload = symbol.trade(trade_id, price, qty, buyer_is_maker, time_ms).to_string();
-                let _ = shared.market.send(Arc::new(MarketFrame { kind: StreamKind::Trade, payload }));
+            VenueEvent::Trade {
+                trade_id,
+                price,
+                qty,
+                buyer_is_maker,
+                time_ms,
+            } => {
+                let payload = symbol
+                    .trade(trade_id, price, qty, buyer_is_maker, time_ms)
+                    .to_string();
+                let _ = shared.market.send(Arc::new(MarketFrame {
+                    kind: StreamKind::Trade,
+                    payload,
+                }));
             }
-            VenueEvent::Execution { order, exec_type, last_qty, last_price, trade_id, maker, time_ms } => {
+            VenueEvent::Execution {
+                order,
+                exec_type,
+                last_qty,
+                last_price,
+                trade_id,
+                maker,
+                time_ms,
+            } => {
                 if order.account == LIQUIDITY_ACCOUNT || order.account == TAKER_ACCOUNT {
                     continue;
                 }
                 if let Some(subscribers) = users.get_mut(&order.account) {
-                    let report = symbol.execution_report(&order, exec_type, last_qty, last_price, trade_id, maker, time_ms);
+                    let report = symbol.execution_report(
+                        &order, exec_type, last_qty, last_price, trade_id, maker, time_ms,
+                    );
                     let text = json!({ "subscriptionId": 0, "event": report }).to_string();
                     subscribers.retain(|tx| tx.send(text.clone()).is_ok());
                 }
@@ -338,13 +372,18 @@ fn publish(
         if *last_top != Some((bid, ask)) {
             *last_top = Some((bid, ask));
             let payload = symbol.book_ticker(ex.update_id(), bid, ask).to_string();
-            let _ = shared.market.send(Arc::new(MarketFrame { kind: StreamKind::BookTicker, payload }));
+            let _ = shared.market.send(Arc::new(MarketFrame {
+                kind: StreamKind::BookTicker,
+                payload,
+            }));
         }
     }
 }
 
 fn stream_kind(name: &str, symbol: &Symbol) -> Option<StreamKind> {
-    let rest = name.strip_prefix(&symbol.stream_prefix())?.strip_prefix('@')?;
+    let rest = name
+        .strip_prefix(&symbol.stream_prefix())?
+        .strip_prefix('@')?;
     match rest {
         "bookTicker" => Some(StreamKind::BookTicker),
         "depth" | "depth@100ms" => Some(StreamKind::Depth),
@@ -365,20 +404,41 @@ async fn combined_stream(
     for name in streams.split('/') {
         match stream_kind(name, &shared.settings.symbol) {
             Some(kind) => wanted.push((kind, name.to_string())),
-            None => return (StatusCode::BAD_REQUEST, format!("invalid stream name {name:?}")).into_response(),
+            None => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid stream name {name:?}"),
+                )
+                    .into_response()
+            }
         }
     }
     ws.on_upgrade(move |socket| market_session(shared, socket, wanted, true))
 }
 
-async fn raw_stream(State(shared): State<Arc<Shared>>, Path(stream): Path<String>, ws: WebSocketUpgrade) -> Response {
+async fn raw_stream(
+    State(shared): State<Arc<Shared>>,
+    Path(stream): Path<String>,
+    ws: WebSocketUpgrade,
+) -> Response {
     match stream_kind(&stream, &shared.settings.symbol) {
-        Some(kind) => ws.on_upgrade(move |socket| market_session(shared, socket, vec![(kind, stream)], false)),
-        None => (StatusCode::BAD_REQUEST, format!("invalid stream name {stream:?}")).into_response(),
+        Some(kind) => {
+            ws.on_upgrade(move |socket| market_session(shared, socket, vec![(kind, stream)], false))
+        }
+        None => (
+            StatusCode::BAD_REQUEST,
+            format!("invalid stream name {stream:?}"),
+        )
+            .into_response(),
     }
 }
 
-async fn market_session(shared: Arc<Shared>, mut socket: WebSocket, wanted: Vec<(StreamKind, String)>, combined: bool) {
+async fn market_session(
+    shared: Arc<Shared>,
+    mut socket: WebSocket,
+    wanted: Vec<(StreamKind, String)>,
+    combined: bool,
+) {
     let mut market = shared.market.subscribe();
     let mut disconnect = shared.disconnect.subscribe();
     loop {
@@ -463,19 +523,33 @@ async fn api_session(shared: Arc<Shared>, mut socket: WebSocket) {
     }
 }
 
-async fn depth_snapshot(State(shared): State<Arc<Shared>>, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn depth_snapshot(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     if query.get("symbol") != Some(&shared.settings.symbol.name) {
-        return (StatusCode::BAD_REQUEST, Json(json!({ "code": -1121, "msg": "Invalid symbol." }))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "code": -1121, "msg": "Invalid symbol." })),
+        )
+            .into_response();
     }
     let limit = match query.get("limit").map(|l| l.parse::<usize>()) {
         None => 100,
         Some(Ok(n)) if (1..=5000).contains(&n) => n,
-        Some(_) => {
-            return (StatusCode::BAD_REQUEST, Json(json!({ "code": -1100, "msg": "Illegal characters found in parameter 'limit'." }))).into_response()
-        }
+        Some(_) => return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "code": -1100, "msg": "Illegal characters found in parameter 'limit'." })),
+        )
+            .into_response(),
     };
     let (reply, answer) = oneshot::channel();
-    if shared.commands.send(Command::Snapshot { limit, reply }).await.is_err() {
+    if shared
+        .commands
+        .send(Command::Snapshot { limit, reply })
+        .await
+        .is_err()
+    {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     match answer.await {
@@ -486,7 +560,12 @@ async fn depth_snapshot(State(shared): State<Arc<Shared>>, Query(query): Query<H
 
 async fn admin_account(State(shared): State<Arc<Shared>>) -> Response {
     let (reply, answer) = oneshot::channel();
-    if shared.commands.send(Command::Accounts { reply }).await.is_err() {
+    if shared
+        .commands
+        .send(Command::Accounts { reply })
+        .await
+        .is_err()
+    {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     match answer.await {
@@ -496,7 +575,8 @@ async fn admin_account(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn admin_fault(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
-    let bad = |msg: String| (StatusCode::BAD_REQUEST, Json(json!({ "error": msg }))).into_response();
+    let bad =
+        |msg: String| (StatusCode::BAD_REQUEST, Json(json!({ "error": msg }))).into_response();
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
         return bad("body is not JSON".into());
     };

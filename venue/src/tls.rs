@@ -38,20 +38,27 @@ pub fn generate(dir: &Path) -> Result<TlsIdentity> {
     params
         .distinguished_name
         .push(DnType::CommonName, "tickwire venue simulator");
-    let cert = params.signed_by(&key, &ca, &ca_key).context("sign server certificate")?;
+    let cert = params
+        .signed_by(&key, &ca, &ca_key)
+        .context("sign server certificate")?;
 
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     let ca_path = dir.join("venue-ca.pem");
     std::fs::write(&ca_path, ca.pem()).with_context(|| format!("write {}", ca_path.display()))?;
 
-    let chain = vec![CertificateDer::from(cert.der().to_vec()), CertificateDer::from(ca.der().to_vec())];
+    let chain = vec![
+        CertificateDer::from(cert.der().to_vec()),
+        CertificateDer::from(ca.der().to_vec()),
+    ];
     let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_no_client_auth()
-        .with_single_cert(chain, private)
-        .context("TLS server certificate")?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .context("TLS protocol versions")?
+    .with_no_client_auth()
+    .with_single_cert(chain, private)
+    .context("TLS server certificate")?;
     Ok(TlsIdentity {
         config: Arc::new(config),
         ca_path,

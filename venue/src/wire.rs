@@ -3,7 +3,9 @@
 //! and types follow the venue's documentation (spot `web-socket-streams.md`,
 //! `web-socket-api.md`, `user-data-stream.md`).
 
-use crate::exchange::{DepthChanges, ExecType, Levels, OrderStatus, OrderView, Side, TimeInForce, VenueError};
+use crate::exchange::{
+    DepthChanges, ExecType, Levels, OrderStatus, OrderView, Side, TimeInForce, VenueError,
+};
 use serde_json::{json, Value};
 use tickwire_feed::{parse_decimal, write_decimal};
 
@@ -74,7 +76,14 @@ impl Symbol {
     }
 
     /// `<symbol>@trade` payload.
-    pub fn trade(&self, trade_id: u64, price: i64, qty: i64, buyer_is_maker: bool, time_ms: u64) -> Value {
+    pub fn trade(
+        &self,
+        trade_id: u64,
+        price: i64,
+        qty: i64,
+        buyer_is_maker: bool,
+        time_ms: u64,
+    ) -> Value {
         json!({
             "e": "trade", "E": time_ms, "s": self.name, "t": trade_id,
             "p": self.price(price), "q": self.qty(qty), "T": time_ms,
@@ -216,25 +225,44 @@ pub const BAD_PARAM: VenueError = VenueError {
     msg: "Mandatory parameter was not sent, was empty/null, or malformed.",
 };
 /// `-1121`: unknown symbol.
-pub const BAD_SYMBOL: VenueError = VenueError { code: -1121, msg: "Invalid symbol." };
+pub const BAD_SYMBOL: VenueError = VenueError {
+    code: -1121,
+    msg: "Invalid symbol.",
+};
 /// `-1100`: unknown method or unsupported parameter value.
-pub const BAD_REQUEST: VenueError = VenueError { code: -1100, msg: "Illegal characters found in a parameter." };
+pub const BAD_REQUEST: VenueError = VenueError {
+    code: -1100,
+    msg: "Illegal characters found in a parameter.",
+};
 /// `-1013`: unsupported order type.
-pub const BAD_TYPE: VenueError = VenueError { code: -1013, msg: "Unsupported order combination" };
+pub const BAD_TYPE: VenueError = VenueError {
+    code: -1013,
+    msg: "Unsupported order combination",
+};
 
 /// Parses a request frame into its id and request.
 ///
 /// # Errors
 ///
 /// The id (or null) and the venue error to answer with.
-pub fn parse_request(text: &str, symbol: &Symbol) -> Result<(Value, ApiRequest), (Value, VenueError)> {
+pub fn parse_request(
+    text: &str,
+    symbol: &Symbol,
+) -> Result<(Value, ApiRequest), (Value, VenueError)> {
     let v: Value = serde_json::from_str(text).map_err(|_| (Value::Null, BAD_REQUEST))?;
     let id = v.get("id").cloned().unwrap_or(Value::Null);
     let fail = |e| (id.clone(), e);
-    let method = v.get("method").and_then(Value::as_str).ok_or_else(|| fail(BAD_REQUEST))?;
+    let method = v
+        .get("method")
+        .and_then(Value::as_str)
+        .ok_or_else(|| fail(BAD_REQUEST))?;
     let params = v.get("params").cloned().unwrap_or(Value::Null);
     let text_param = |name: &str| params.get(name).and_then(Value::as_str);
-    let api_key = || text_param("apiKey").map(str::to_string).ok_or_else(|| fail(BAD_PARAM));
+    let api_key = || {
+        text_param("apiKey")
+            .map(str::to_string)
+            .ok_or_else(|| fail(BAD_PARAM))
+    };
     let check_symbol = || match text_param("symbol") {
         Some(s) if s == symbol.name => Ok(()),
         Some(_) => Err(fail(BAD_SYMBOL)),
@@ -279,9 +307,13 @@ pub fn parse_request(text: &str, symbol: &Symbol) -> Result<(Value, ApiRequest),
         }
         "openOrders.status" => {
             check_symbol()?;
-            ApiRequest::OpenOrders { api_key: api_key()? }
+            ApiRequest::OpenOrders {
+                api_key: api_key()?,
+            }
         }
-        "userDataStream.subscribe" => ApiRequest::SubscribeUser { api_key: api_key()? },
+        "userDataStream.subscribe" => ApiRequest::SubscribeUser {
+            api_key: api_key()?,
+        },
         "ping" => ApiRequest::Ping,
         _ => return Err(fail(BAD_REQUEST)),
     };
@@ -304,8 +336,19 @@ mod tests {
     fn market_payloads_use_the_documented_fields() {
         let s = btc();
         let t = s.book_ticker(7, (5_000_012, 150), (5_000_020, 1));
-        assert_eq!(t.to_string(), r#"{"A":"0.00001","B":"0.00150","a":"50000.20","b":"50000.12","s":"BTCUSDT","u":7}"#);
-        let d = s.depth_update(1, &DepthChanges { first_update_id: 3, last_update_id: 5, bids: vec![(100, 0)], asks: vec![] });
+        assert_eq!(
+            t.to_string(),
+            r#"{"A":"0.00001","B":"0.00150","a":"50000.20","b":"50000.12","s":"BTCUSDT","u":7}"#
+        );
+        let d = s.depth_update(
+            1,
+            &DepthChanges {
+                first_update_id: 3,
+                last_update_id: 5,
+                bids: vec![(100, 0)],
+                asks: vec![],
+            },
+        );
         assert_eq!(d["e"], "depthUpdate");
         assert_eq!((d["U"].as_u64(), d["u"].as_u64()), (Some(3), Some(5)));
         assert_eq!(d["b"][0], json!(["1.00", "0.00000"]));
@@ -321,22 +364,47 @@ mod tests {
         assert_eq!(id, json!(5));
         assert_eq!(
             req,
-            ApiRequest::Place { api_key: "k".into(), client_order_id: Some("tw1-7".into()), side: Side::Buy, price: 5_000_001, qty: 1_000, tif: TimeInForce::MakerOnly }
+            ApiRequest::Place {
+                api_key: "k".into(),
+                client_order_id: Some("tw1-7".into()),
+                side: Side::Buy,
+                price: 5_000_001,
+                qty: 1_000,
+                tif: TimeInForce::MakerOnly
+            }
         );
         let cases = [
             ("not json", BAD_REQUEST),
-            (r#"{"id":1,"method":"order.place","params":{"symbol":"ETHUSDT"}}"#, BAD_SYMBOL),
-            (r#"{"id":1,"method":"order.place","params":{"symbol":"BTCUSDT","side":"UP"}}"#, BAD_PARAM),
-            (r#"{"id":1,"method":"order.place","params":{"symbol":"BTCUSDT","side":"BUY","type":"MARKET"}}"#, BAD_TYPE),
-            (r#"{"id":1,"method":"order.place","params":{"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","timeInForce":"GTC","price":"1.001","quantity":"1","apiKey":"k"}}"#, BAD_PARAM),
+            (
+                r#"{"id":1,"method":"order.place","params":{"symbol":"ETHUSDT"}}"#,
+                BAD_SYMBOL,
+            ),
+            (
+                r#"{"id":1,"method":"order.place","params":{"symbol":"BTCUSDT","side":"UP"}}"#,
+                BAD_PARAM,
+            ),
+            (
+                r#"{"id":1,"method":"order.place","params":{"symbol":"BTCUSDT","side":"BUY","type":"MARKET"}}"#,
+                BAD_TYPE,
+            ),
+            (
+                r#"{"id":1,"method":"order.place","params":{"symbol":"BTCUSDT","side":"BUY","type":"LIMIT","timeInForce":"GTC","price":"1.001","quantity":"1","apiKey":"k"}}"#,
+                BAD_PARAM,
+            ),
             (r#"{"id":1,"method":"order.fly"}"#, BAD_REQUEST),
-            (r#"{"id":1,"method":"order.cancel","params":{"symbol":"BTCUSDT","apiKey":"k"}}"#, BAD_PARAM),
+            (
+                r#"{"id":1,"method":"order.cancel","params":{"symbol":"BTCUSDT","apiKey":"k"}}"#,
+                BAD_PARAM,
+            ),
         ];
         for (text, expected) in cases {
             let (_, e) = parse_request(text, &s).expect_err(text);
             assert_eq!(e, expected, "{text}");
         }
         let err = error_response(&json!(3), 400, &BAD_SYMBOL);
-        assert_eq!(err.to_string(), r#"{"error":{"code":-1121,"msg":"Invalid symbol."},"id":3,"status":400}"#);
+        assert_eq!(
+            err.to_string(),
+            r#"{"error":{"code":-1121,"msg":"Invalid symbol."},"id":3,"status":400}"#
+        );
     }
 }
