@@ -34,6 +34,7 @@
     unreachable_pub
 )]
 
+pub mod book;
 mod event;
 mod fixed;
 pub mod synthetic;
