@@ -187,7 +187,8 @@ mod tests {
         let asks: Vec<_> = b.top(Side::Sell, 5).map(|(p, _)| p.0).collect();
         assert_eq!((bids, asks), (vec![102, 101, 100], vec![110, 111, 112]));
         b.set(Side::Buy, Price(102), Qty(0)).expect("remove");
-        b.set(Side::Buy, Price(999), Qty(0)).expect("removing an absent level is a no-op");
+        b.set(Side::Buy, Price(999), Qty(0))
+            .expect("removing an absent level is a no-op");
         assert_eq!(b.best_bid(), Some((Price(101), Qty(3))));
         let top = b.book_top(0).expect("two-sided");
         assert_eq!((top.bid_depth5, top.ask_depth5), (Qty(4), Qty(6)));
@@ -198,8 +199,12 @@ mod tests {
         let mut b = OrderBook::with_capacity(InstrumentId(0), 2);
         b.set(Side::Sell, Price(1), Qty(1)).expect("room");
         b.set(Side::Sell, Price(2), Qty(1)).expect("room");
-        assert_eq!(b.set(Side::Sell, Price(3), Qty(1)), Err(BookFull { capacity: 2 }));
-        b.set(Side::Sell, Price(2), Qty(5)).expect("update in place");
+        assert_eq!(
+            b.set(Side::Sell, Price(3), Qty(1)),
+            Err(BookFull { capacity: 2 })
+        );
+        b.set(Side::Sell, Price(2), Qty(5))
+            .expect("update in place");
         assert_eq!(b.len(), (0, 2));
     }
 

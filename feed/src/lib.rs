@@ -34,6 +34,7 @@
     unreachable_pub
 )]
 
+pub mod binance;
 pub mod book;
 mod event;
 mod fixed;

@@ -1,0 +1,722 @@
+//! Binance spot market-data decoders: `<symbol>@bookTicker`, `<symbol>@depth[@100ms]`,
+//! `<symbol>@trade`, the combined-stream wrapper `{"stream":..,"data":..}`, and the REST depth
+//! snapshot — field names and types as the venue documents them.
+//!
+//! # How
+//!
+//! simd-json parses each frame into a tape held by the decoder and reused for every message
+//! (with its scratch buffers), so steady-state decoding allocates nothing; a schema-specific walk
+//! over the tape picks the fields and converts decimal strings to fixed point with
+//! [`parse_decimal`] at each instrument's scale. Depth levels land in two buffers owned by the
+//! decoder ([`BinanceDecoder::bids`], [`BinanceDecoder::asks`]), capacity [`MAX_LEVELS`].
+//!
+//! # Errors
+//!
+//! Every rejection is a [`DecodeError`] naming what was wrong and where (the field, the level
+//! index, the byte offset of a JSON error); nothing panics on input, nothing wraps.
+
+use crate::event::{Quote, Trade};
+use crate::fixed::{parse_decimal, DecimalError, InstrumentId, Price, Qty, Side};
+use simd_json::{Node, StaticNode};
+
+/// Levels per side accepted in one depth message or snapshot (the venue's snapshot maximum).
+pub const MAX_LEVELS: usize = 5000;
+/// Largest frame accepted, bytes.
+pub const MAX_MESSAGE: usize = 4 << 20;
+
+/// What was wrong with a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FieldProblem {
+    /// Absent.
+    #[error("missing")]
+    Missing,
+    /// Present with another JSON type.
+    #[error("wrong type")]
+    WrongType,
+    /// A decimal string that does not convert.
+    #[error("{0}")]
+    Decimal(DecimalError),
+    /// Zero or negative where only positive values are valid.
+    #[error("not positive")]
+    NotPositive,
+    /// Negative where only non-negative values are valid.
+    #[error("negative")]
+    Negative,
+}
+
+/// Why a frame was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Longer than [`MAX_MESSAGE`].
+    #[error("frame of {len} bytes exceeds {MAX_MESSAGE}")]
+    Oversize {
+        /// Its length.
+        len: usize,
+    },
+    /// Not valid JSON (or not UTF-8).
+    #[error("invalid JSON at byte {at}")]
+    Json {
+        /// Byte offset the parser stopped at.
+        at: usize,
+    },
+    /// Valid JSON that is not an object.
+    #[error("not a JSON object")]
+    NotObject,
+    /// An object of no kind this decoder knows.
+    #[error("unknown message kind")]
+    UnknownKind,
+    /// A field is wrong.
+    #[error("field {field:?}: {problem}")]
+    Field {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        problem: FieldProblem,
+    },
+    /// A depth level is wrong.
+    #[error("{side} level {index}: {problem}")]
+    Level {
+        /// `"b"`, `"a"`, `"bids"` or `"asks"`.
+        side: &'static str,
+        /// Index of the level.
+        index: usize,
+        /// What is wrong.
+        problem: FieldProblem,
+    },
+    /// More levels than [`MAX_LEVELS`].
+    #[error("{side}: more than {MAX_LEVELS} levels")]
+    TooManyLevels {
+        /// The side.
+        side: &'static str,
+    },
+    /// A symbol not in the decoder's table.
+    #[error("unknown symbol")]
+    UnknownSymbol,
+    /// A depth diff whose first update id is after its last.
+    #[error("update ids out of order (U > u)")]
+    UpdateIdsReversed,
+}
+
+fn field(field: &'static str, problem: FieldProblem) -> DecodeError {
+    DecodeError::Field { field, problem }
+}
+
+/// An instrument the decoder knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolSpec {
+    /// Venue symbol, upper case (`BTCUSDT`).
+    pub symbol: String,
+    /// Index in the engine.
+    pub instrument: InstrumentId,
+    /// Decimals of prices.
+    pub price_decimals: u32,
+    /// Decimals of quantities.
+    pub qty_decimals: u32,
+}
+
+/// The parts of a [`SymbolSpec`] decoding needs, `Copy` so looking them up allocates nothing.
+#[derive(Debug, Clone, Copy)]
+struct Scale {
+    instrument: InstrumentId,
+    price_decimals: u32,
+    qty_decimals: u32,
+}
+
+impl From<&SymbolSpec> for Scale {
+    fn from(s: &SymbolSpec) -> Self {
+        Self {
+            instrument: s.instrument,
+            price_decimals: s.price_decimals,
+            qty_decimals: s.qty_decimals,
+        }
+    }
+}
+
+/// A depth diff's header; its levels are in [`BinanceDecoder::bids`] / [`BinanceDecoder::asks`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DepthUpdate {
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// `U`: first update id in the event.
+    pub first_update_id: u64,
+    /// `u`: final update id in the event.
+    pub last_update_id: u64,
+    /// `E`: event time, ms.
+    pub event_time_ms: u64,
+}
+
+/// A decoded market-data message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinanceMessage {
+    /// `bookTicker`.
+    BookTicker(Quote),
+    /// `depthUpdate`.
+    DepthUpdate(DepthUpdate),
+    /// `trade`.
+    Trade(Trade),
+}
+
+impl BinanceMessage {
+    /// The message kind as the venue names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BinanceMessage::BookTicker(_) => "bookTicker",
+            BinanceMessage::DepthUpdate(_) => "depthUpdate",
+            BinanceMessage::Trade(_) => "trade",
+        }
+    }
+}
+
+/// A decoded REST depth snapshot; levels in the decoder's buffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DepthSnapshot {
+    /// `lastUpdateId`.
+    pub last_update_id: u64,
+}
+
+/// The decoder: reusable parse buffers plus the symbol table.
+pub struct BinanceDecoder {
+    symbols: Vec<SymbolSpec>,
+    buffers: simd_json::Buffers,
+    /// The tape, kept between messages for its allocation (empty between calls).
+    tape: Option<simd_json::tape::Tape<'static>>,
+    bids: Vec<(Price, Qty)>,
+    asks: Vec<(Price, Qty)>,
+}
+
+impl std::fmt::Debug for BinanceDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BinanceDecoder")
+            .field("symbols", &self.symbols)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A view of one tape object: the node index of each value by key.
+struct Obj<'t, 'i> {
+    nodes: &'t [Node<'i>],
+    /// Index of the object header.
+    at: usize,
+}
+
+/// Index just past the value starting at `i`.
+fn skip(nodes: &[Node<'_>], i: usize) -> usize {
+    match nodes.get(i) {
+        Some(Node::Object { count, .. } | Node::Array { count, .. }) => i + 1 + count,
+        _ => i + 1,
+    }
+}
+
+impl<'t, 'i> Obj<'t, 'i> {
+    fn at(nodes: &'t [Node<'i>], at: usize) -> Option<Self> {
+        matches!(nodes.get(at), Some(Node::Object { .. })).then_some(Self { nodes, at })
+    }
+
+    /// The value node index for `key`.
+    fn get(&self, key: &str) -> Option<usize> {
+        let Some(Node::Object { len, .. }) = self.nodes.get(self.at) else {
+            return None;
+        };
+        let mut i = self.at + 1;
+        for _ in 0..*len {
+            let k = self.nodes.get(i)?;
+            let value = i + 1;
+            if matches!(k, Node::String(s) if *s == key) {
+                return Some(value);
+            }
+            i = skip(self.nodes, value);
+        }
+        None
+    }
+
+    fn str(&self, key: &'static str) -> Result<&'i str, DecodeError> {
+        match self.get(key).map(|i| self.nodes[i]) {
+            Some(Node::String(s)) => Ok(s),
+            Some(_) => Err(field(key, FieldProblem::WrongType)),
+            None => Err(field(key, FieldProblem::Missing)),
+        }
+    }
+
+    fn u64(&self, key: &'static str) -> Result<u64, DecodeError> {
+        match self.get(key).map(|i| self.nodes[i]) {
+            Some(Node::Static(StaticNode::U64(v))) => Ok(v),
+            Some(Node::Static(StaticNode::I64(v))) => {
+                u64::try_from(v).map_err(|_| field(key, FieldProblem::Negative))
+            }
+            Some(_) => Err(field(key, FieldProblem::WrongType)),
+            None => Err(field(key, FieldProblem::Missing)),
+        }
+    }
+
+    fn bool(&self, key: &'static str) -> Result<bool, DecodeError> {
+        match self.get(key).map(|i| self.nodes[i]) {
+            Some(Node::Static(StaticNode::Bool(b))) => Ok(b),
+            Some(_) => Err(field(key, FieldProblem::WrongType)),
+            None => Err(field(key, FieldProblem::Missing)),
+        }
+    }
+
+    fn decimal(&self, key: &'static str, decimals: u32) -> Result<i64, DecodeError> {
+        let s = self.str(key)?;
+        parse_decimal(s.as_bytes(), decimals).map_err(|e| field(key, FieldProblem::Decimal(e)))
+    }
+
+    fn positive(&self, key: &'static str, decimals: u32) -> Result<i64, DecodeError> {
+        let v = self.decimal(key, decimals)?;
+        if v <= 0 {
+            return Err(field(key, FieldProblem::NotPositive));
+        }
+        Ok(v)
+    }
+}
+
+/// Reads a levels array (`[["price","qty"],..]`) into `out`; zero quantities are kept (a diff
+/// deletes with them), negative ones and non-positive prices rejected.
+fn levels(
+    nodes: &[Node<'_>],
+    at: Option<usize>,
+    side: &'static str,
+    spec: Scale,
+    out: &mut Vec<(Price, Qty)>,
+) -> Result<(), DecodeError> {
+    out.clear();
+    let at = at.ok_or(field(side, FieldProblem::Missing))?;
+    let Some(Node::Array { len, .. }) = nodes.get(at) else {
+        return Err(field(side, FieldProblem::WrongType));
+    };
+    if *len > MAX_LEVELS {
+        return Err(DecodeError::TooManyLevels { side });
+    }
+    let level_err = |index, problem| DecodeError::Level {
+        side,
+        index,
+        problem,
+    };
+    let mut i = at + 1;
+    for index in 0..*len {
+        let (price, qty) = match (nodes.get(i), nodes.get(i + 1), nodes.get(i + 2)) {
+            (Some(Node::Array { len: 2, .. }), Some(Node::String(p)), Some(Node::String(q))) => {
+                (*p, *q)
+            }
+            _ => return Err(level_err(index, FieldProblem::WrongType)),
+        };
+        let price = parse_decimal(price.as_bytes(), spec.price_decimals)
+            .map_err(|e| level_err(index, FieldProblem::Decimal(e)))?;
+        let qty = parse_decimal(qty.as_bytes(), spec.qty_decimals)
+            .map_err(|e| level_err(index, FieldProblem::Decimal(e)))?;
+        if price <= 0 {
+            return Err(level_err(index, FieldProblem::NotPositive));
+        }
+        if qty < 0 {
+            return Err(level_err(index, FieldProblem::Negative));
+        }
+        out.push((Price(price), Qty(qty)));
+        i = skip(nodes, i);
+    }
+    Ok(())
+}
+
+impl BinanceDecoder {
+    /// A decoder for `symbols`.
+    pub fn new(symbols: Vec<SymbolSpec>) -> Self {
+        Self {
+            symbols,
+            buffers: simd_json::Buffers::new(4096),
+            tape: Some(simd_json::tape::Tape::null().reset()),
+            bids: Vec::with_capacity(MAX_LEVELS),
+            asks: Vec::with_capacity(MAX_LEVELS),
+        }
+    }
+
+    /// Bid levels of the last depth message or snapshot.
+    pub fn bids(&self) -> &[(Price, Qty)] {
+        &self.bids
+    }
+
+    /// Ask levels of the last depth message or snapshot.
+    pub fn asks(&self) -> &[(Price, Qty)] {
+        &self.asks
+    }
+
+    fn spec(&self, symbol: &str) -> Result<Scale, DecodeError> {
+        self.symbols
+            .iter()
+            .find(|s| s.symbol == symbol)
+            .map(Scale::from)
+            .ok_or(DecodeError::UnknownSymbol)
+    }
+
+    /// Parses `input` (modified in place) and runs `walk` over the tape.
+    fn with_tape<R>(
+        &mut self,
+        input: &mut [u8],
+        walk: impl FnOnce(&mut Self, &[Node<'_>]) -> Result<R, DecodeError>,
+    ) -> Result<R, DecodeError> {
+        if input.len() > MAX_MESSAGE {
+            return Err(DecodeError::Oversize { len: input.len() });
+        }
+        let mut tape = self
+            .tape
+            .take()
+            .unwrap_or_else(|| simd_json::tape::Tape::null().reset())
+            .reset();
+        let parsed = simd_json::fill_tape(input, &mut self.buffers, &mut tape);
+        let result = match parsed {
+            Ok(()) => {
+                let nodes: &[Node<'_>] = &tape.0;
+                walk(self, nodes)
+            }
+            Err(e) => Err(DecodeError::Json { at: e.index() }),
+        };
+        self.tape = Some(tape.reset());
+        result
+    }
+
+    /// Decodes one market-data frame (raw or combined-stream wrapped). `recv_tsc` stamps the
+    /// events.
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError`] naming the problem.
+    pub fn decode(
+        &mut self,
+        input: &mut [u8],
+        recv_tsc: u64,
+    ) -> Result<BinanceMessage, DecodeError> {
+        self.with_tape(input, |this, nodes| {
+            let outer = Obj::at(nodes, 0).ok_or(DecodeError::NotObject)?;
+            let obj = match (outer.get("stream"), outer.get("data")) {
+                (Some(_), Some(data)) => {
+                    outer.str("stream")?;
+                    Obj::at(nodes, data).ok_or(field("data", FieldProblem::WrongType))?
+                }
+                _ => outer,
+            };
+            match obj.get("e").map(|i| nodes[i]) {
+                Some(Node::String("depthUpdate")) => this.depth_update(nodes, &obj),
+                Some(Node::String("trade")) => this.trade(&obj, recv_tsc),
+                Some(Node::String(_)) => Err(DecodeError::UnknownKind),
+                Some(_) => Err(field("e", FieldProblem::WrongType)),
+                None if obj.get("u").is_some() && obj.get("b").is_some() => {
+                    this.book_ticker(&obj, recv_tsc)
+                }
+                None => Err(DecodeError::UnknownKind),
+            }
+        })
+    }
+
+    fn book_ticker(
+        &mut self,
+        o: &Obj<'_, '_>,
+        recv_tsc: u64,
+    ) -> Result<BinanceMessage, DecodeError> {
+        let spec = self.spec(o.str("s")?)?;
+        let (pd, qd) = (spec.price_decimals, spec.qty_decimals);
+        Ok(BinanceMessage::BookTicker(Quote {
+            instrument: spec.instrument,
+            bid: Price(o.positive("b", pd)?),
+            bid_qty: Qty(o.positive("B", qd)?),
+            ask: Price(o.positive("a", pd)?),
+            ask_qty: Qty(o.positive("A", qd)?),
+            exchange_seq: o.u64("u")?,
+            recv_tsc,
+        }))
+    }
+
+    fn depth_update(
+        &mut self,
+        nodes: &[Node<'_>],
+        o: &Obj<'_, '_>,
+    ) -> Result<BinanceMessage, DecodeError> {
+        let spec = self.spec(o.str("s")?)?;
+        let first = o.u64("U")?;
+        let last = o.u64("u")?;
+        if first > last {
+            return Err(DecodeError::UpdateIdsReversed);
+        }
+        let event_time_ms = o.u64("E")?;
+        levels(nodes, o.get("b"), "b", spec, &mut self.bids)?;
+        levels(nodes, o.get("a"), "a", spec, &mut self.asks)?;
+        Ok(BinanceMessage::DepthUpdate(DepthUpdate {
+            instrument: spec.instrument,
+            first_update_id: first,
+            last_update_id: last,
+            event_time_ms,
+        }))
+    }
+
+    fn trade(&mut self, o: &Obj<'_, '_>, recv_tsc: u64) -> Result<BinanceMessage, DecodeError> {
+        let spec = self.spec(o.str("s")?)?;
+        let buyer_is_maker = o.bool("m")?;
+        Ok(BinanceMessage::Trade(Trade {
+            instrument: spec.instrument,
+            price: Price(o.positive("p", spec.price_decimals)?),
+            qty: Qty(o.positive("q", spec.qty_decimals)?),
+            aggressor: if buyer_is_maker {
+                Side::Sell
+            } else {
+                Side::Buy
+            },
+            trade_id: o.u64("t")?,
+            recv_tsc,
+        }))
+    }
+
+    /// Decodes a REST depth snapshot (`{"lastUpdateId":..,"bids":..,"asks":..}`) for
+    /// `instrument`; levels must have positive quantities.
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError`] naming the problem.
+    pub fn decode_snapshot(
+        &mut self,
+        input: &mut [u8],
+        instrument: InstrumentId,
+    ) -> Result<DepthSnapshot, DecodeError> {
+        let spec = self
+            .symbols
+            .iter()
+            .find(|s| s.instrument == instrument)
+            .map(Scale::from)
+            .ok_or(DecodeError::UnknownSymbol)?;
+        self.with_tape(input, |this, nodes| {
+            let o = Obj::at(nodes, 0).ok_or(DecodeError::NotObject)?;
+            let last_update_id = o.u64("lastUpdateId")?;
+            levels(nodes, o.get("bids"), "bids", spec, &mut this.bids)?;
+            levels(nodes, o.get("asks"), "asks", spec, &mut this.asks)?;
+            for (side, list) in [("bids", &this.bids), ("asks", &this.asks)] {
+                if let Some(index) = list.iter().position(|(_, q)| q.0 == 0) {
+                    return Err(DecodeError::Level {
+                        side,
+                        index,
+                        problem: FieldProblem::NotPositive,
+                    });
+                }
+            }
+            Ok(DepthSnapshot { last_update_id })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoder() -> BinanceDecoder {
+        BinanceDecoder::new(vec![SymbolSpec {
+            symbol: "BNBUSDT".into(),
+            instrument: InstrumentId(3),
+            price_decimals: 8,
+            qty_decimals: 8,
+        }])
+    }
+
+    fn decode(d: &mut BinanceDecoder, text: &str) -> Result<BinanceMessage, DecodeError> {
+        let mut bytes = text.as_bytes().to_vec();
+        d.decode(&mut bytes, 77)
+    }
+
+    #[test]
+    fn documented_book_ticker() {
+        let mut d = decoder();
+        let m = decode(
+            &mut d,
+            r#"{"u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}"#,
+        );
+        assert_eq!(
+            m,
+            Ok(BinanceMessage::BookTicker(Quote {
+                instrument: InstrumentId(3),
+                bid: Price(2_535_190_000),
+                bid_qty: Qty(3_121_000_000),
+                ask: Price(2_536_520_000),
+                ask_qty: Qty(4_066_000_000),
+                exchange_seq: 400_900_217,
+                recv_tsc: 77,
+            }))
+        );
+    }
+
+    #[test]
+    fn documented_depth_update_inside_the_combined_wrapper() {
+        let mut d = decoder();
+        let m = decode(&mut d, r#"{"stream":"bnbusdt@depth@100ms","data":{"e":"depthUpdate","E":1672515782136,"s":"BNBUSDT","U":157,"u":160,"b":[["0.0024","10"],["0.0023","0"]],"a":[["0.0026","100"]]}}"#).expect("valid");
+        assert_eq!(
+            m,
+            BinanceMessage::DepthUpdate(DepthUpdate {
+                instrument: InstrumentId(3),
+                first_update_id: 157,
+                last_update_id: 160,
+                event_time_ms: 1_672_515_782_136,
+            })
+        );
+        assert_eq!(
+            d.bids(),
+            &[
+                (Price(240_000), Qty(1_000_000_000)),
+                (Price(230_000), Qty(0))
+            ]
+        );
+        assert_eq!(d.asks(), &[(Price(260_000), Qty(10_000_000_000))]);
+    }
+
+    #[test]
+    fn documented_trade() {
+        let mut d = decoder();
+        let m = decode(
+            &mut d,
+            r#"{"e":"trade","E":1672515782136,"s":"BNBUSDT","t":12345,"p":"0.001","q":"100","T":1672515782136,"m":true,"M":true}"#,
+        );
+        assert_eq!(
+            m,
+            Ok(BinanceMessage::Trade(Trade {
+                instrument: InstrumentId(3),
+                price: Price(100_000),
+                qty: Qty(10_000_000_000),
+                aggressor: Side::Sell,
+                trade_id: 12345,
+                recv_tsc: 77,
+            }))
+        );
+    }
+
+    #[test]
+    fn documented_snapshot() {
+        let mut d = decoder();
+        let mut text = br#"{"lastUpdateId":1027024,"bids":[["4.00000000","431.00000000"]],"asks":[["4.00000200","12.00000000"]]}"#.to_vec();
+        assert_eq!(
+            d.decode_snapshot(&mut text, InstrumentId(3)),
+            Ok(DepthSnapshot {
+                last_update_id: 1_027_024
+            })
+        );
+        assert_eq!(d.asks(), &[(Price(400_000_200), Qty(1_200_000_000))]);
+    }
+
+    #[test]
+    fn hostile_inputs_are_rejected_with_a_named_error() {
+        let mut d = decoder();
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let huge_string = format!(
+            r#"{{"u":1,"s":"{}","b":"1","B":"1","a":"2","A":"1"}}"#,
+            "X".repeat(1 << 20)
+        );
+        let many_levels = format!(
+            r#"{{"e":"depthUpdate","E":1,"s":"BNBUSDT","U":1,"u":2,"b":[{}],"a":[]}}"#,
+            vec![r#"["1","1"]"#; MAX_LEVELS + 1].join(",")
+        );
+        let cases: Vec<(String, DecodeError)> = vec![
+            (
+                r#"{"u":1,"s":"BNBUSDT","b":"25.3"#.into(),
+                DecodeError::Json { at: 0 },
+            ),
+            (r#"[1,2]"#.into(), DecodeError::NotObject),
+            (r#"{"hello":1}"#.into(), DecodeError::UnknownKind),
+            (
+                r#"{"u":1,"s":"BNBUSDT","b":25.3,"B":"1","a":"2","A":"1"}"#.into(),
+                field("b", FieldProblem::WrongType),
+            ),
+            (
+                r#"{"u":1,"s":"BNBUSDT","b":"99999999999999999999","B":"1","a":"2","A":"1"}"#
+                    .into(),
+                field("b", FieldProblem::Decimal(DecimalError::Overflow)),
+            ),
+            (
+                r#"{"u":1,"s":"BNBUSDT","b":"1","B":"0","a":"2","A":"1"}"#.into(),
+                field("B", FieldProblem::NotPositive),
+            ),
+            (
+                r#"{"u":1,"s":"BNBUSDT","b":"-1","B":"1","a":"2","A":"1"}"#.into(),
+                field("b", FieldProblem::NotPositive),
+            ),
+            (
+                r#"{"u":1,"s":"BNBUSDT","b":"NaN","B":"1","a":"2","A":"1"}"#.into(),
+                field("b", FieldProblem::Decimal(DecimalError::BadChar(0))),
+            ),
+            (
+                r#"{"u":1,"s":"BNBUSDT","b":"Infinity","B":"1","a":"2","A":"1"}"#.into(),
+                field("b", FieldProblem::Decimal(DecimalError::BadChar(0))),
+            ),
+            (
+                r#"{"u":-1,"s":"BNBUSDT","b":"1","B":"1","a":"2","A":"1"}"#.into(),
+                field("u", FieldProblem::Negative),
+            ),
+            (
+                r#"{"u":1,"s":"ETHUSDT","b":"1","B":"1","a":"2","A":"1"}"#.into(),
+                DecodeError::UnknownSymbol,
+            ),
+            (
+                r#"{"e":"depthUpdate","E":1,"s":"BNBUSDT","U":5,"u":4,"b":[],"a":[]}"#.into(),
+                DecodeError::UpdateIdsReversed,
+            ),
+            (
+                r#"{"e":"depthUpdate","E":1,"s":"BNBUSDT","U":1,"u":2,"b":[["1","-1"]],"a":[]}"#
+                    .into(),
+                DecodeError::Level {
+                    side: "b",
+                    index: 0,
+                    problem: FieldProblem::Negative,
+                },
+            ),
+            (
+                r#"{"e":"depthUpdate","E":1,"s":"BNBUSDT","U":1,"u":2,"b":[["1"]],"a":[]}"#.into(),
+                DecodeError::Level {
+                    side: "b",
+                    index: 0,
+                    problem: FieldProblem::WrongType,
+                },
+            ),
+            (
+                r#"{"e":"depthUpdate","E":1,"s":"BNBUSDT","U":1,"u":2,"b":[],"a":{}}"#.into(),
+                field("a", FieldProblem::WrongType),
+            ),
+            (
+                r#"{"e":"trade","E":1,"s":"BNBUSDT","t":1,"p":"1","q":"1","T":1,"m":"yes"}"#.into(),
+                field("m", FieldProblem::WrongType),
+            ),
+            (
+                r#"{"stream":"x","data":5}"#.into(),
+                field("data", FieldProblem::WrongType),
+            ),
+            (deep, DecodeError::NotObject),
+            (huge_string, DecodeError::UnknownSymbol),
+            (many_levels, DecodeError::TooManyLevels { side: "b" }),
+        ];
+        for (text, expected) in cases {
+            let got = decode(&mut d, &text);
+            match (got, expected) {
+                (Err(DecodeError::Json { .. }), DecodeError::Json { .. }) => {}
+                (Err(DecodeError::Json { .. }), DecodeError::NotObject) => {}
+                (got, expected) => {
+                    assert_eq!(got, Err(expected), "{}", &text[..text.len().min(80)])
+                }
+            }
+            assert!(!got_display(&mut d, &text).is_empty());
+        }
+        let mut invalid_utf8 = b"{\"u\":1,\"s\":\"\xff\xfe\"}".to_vec();
+        assert!(matches!(
+            d.decode(&mut invalid_utf8, 0),
+            Err(DecodeError::Json { .. })
+        ));
+        let mut oversize = vec![b' '; MAX_MESSAGE + 1];
+        assert_eq!(
+            d.decode(&mut oversize, 0),
+            Err(DecodeError::Oversize {
+                len: MAX_MESSAGE + 1
+            })
+        );
+        // The decoder still works after every rejection.
+        assert!(decode(
+            &mut d,
+            r#"{"u":2,"s":"BNBUSDT","b":"1","B":"1","a":"2","A":"1"}"#
+        )
+        .is_ok());
+    }
+
+    fn got_display(d: &mut BinanceDecoder, text: &str) -> String {
+        match decode(d, text) {
+            Ok(m) => m.kind().to_string(),
+            Err(e) => e.to_string(),
+        }
+    }
+}
