@@ -177,6 +177,9 @@ pub struct DepthSnapshot {
 /// The decoder: reusable parse buffers plus the symbol table.
 pub struct BinanceDecoder {
     symbols: Vec<SymbolSpec>,
+    /// When set, an unknown symbol is added with these (price, qty) decimals instead of being
+    /// rejected (for tools that read recordings of any symbol).
+    auto_symbols: Option<(u32, u32)>,
     buffers: simd_json::Buffers,
     /// The tape, kept between messages for its allocation (empty between calls).
     tape: Option<simd_json::tape::Tape<'static>>,
@@ -321,11 +324,26 @@ impl BinanceDecoder {
     pub fn new(symbols: Vec<SymbolSpec>) -> Self {
         Self {
             symbols,
+            auto_symbols: None,
             buffers: simd_json::Buffers::new(4096),
             tape: Some(simd_json::tape::Tape::null().reset()),
             bids: Vec::with_capacity(MAX_LEVELS),
             asks: Vec::with_capacity(MAX_LEVELS),
         }
+    }
+
+    /// A decoder that accepts any symbol, numbering instruments in order of first appearance,
+    /// with the given decimals (for replaying recordings without a config).
+    pub fn any_symbol(price_decimals: u32, qty_decimals: u32) -> Self {
+        Self {
+            auto_symbols: Some((price_decimals, qty_decimals)),
+            ..Self::new(Vec::new())
+        }
+    }
+
+    /// The symbols known so far, in instrument order for [`BinanceDecoder::any_symbol`].
+    pub fn symbols(&self) -> &[SymbolSpec] {
+        &self.symbols
     }
 
     /// Bid levels of the last depth message or snapshot.
@@ -338,12 +356,24 @@ impl BinanceDecoder {
         &self.asks
     }
 
-    fn spec(&self, symbol: &str) -> Result<Scale, DecodeError> {
-        self.symbols
-            .iter()
-            .find(|s| s.symbol == symbol)
-            .map(Scale::from)
-            .ok_or(DecodeError::UnknownSymbol)
+    fn spec(&mut self, symbol: &str) -> Result<Scale, DecodeError> {
+        if let Some(spec) = self.symbols.iter().find(|s| s.symbol == symbol) {
+            return Ok(Scale::from(spec));
+        }
+        match self.auto_symbols {
+            Some((price_decimals, qty_decimals)) if self.symbols.len() < usize::from(u16::MAX) => {
+                let spec = SymbolSpec {
+                    symbol: symbol.to_string(),
+                    instrument: InstrumentId(self.symbols.len() as u16),
+                    price_decimals,
+                    qty_decimals,
+                };
+                let scale = Scale::from(&spec);
+                self.symbols.push(spec);
+                Ok(scale)
+            }
+            _ => Err(DecodeError::UnknownSymbol),
+        }
     }
 
     /// Parses `input` (modified in place) and runs `walk` over the tape.

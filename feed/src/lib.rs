@@ -36,6 +36,7 @@
 
 pub mod binance;
 pub mod book;
+pub mod depth_sync;
 mod event;
 mod fixed;
 pub mod synthetic;
