@@ -57,6 +57,7 @@ pub mod instance;
 pub mod journal;
 pub mod log;
 pub mod market_maker;
+pub mod replay;
 pub mod risk;
 pub mod run;
 pub mod strategy;

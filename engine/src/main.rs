@@ -41,6 +41,18 @@ enum Cmd {
         #[arg(long)]
         mlock: bool,
     },
+    /// Run recorded venue messages (one per line) through the decoders and book sync, and
+    /// print one JSON result per line and a summary.
+    Replay {
+        /// The venue whose wire format the file holds.
+        #[arg(long, value_enum)]
+        venue: ReplayVenue,
+        /// REST depth snapshots, JSON Lines, used in order (start, then after each gap).
+        #[arg(long)]
+        snapshot: Option<PathBuf>,
+        /// The recording.
+        file: PathBuf,
+    },
     /// Report how well this host is tuned for a strategy thread on `--core`.
     CheckHost {
         /// The core the strategy thread would run on.
@@ -50,6 +62,39 @@ enum Cmd {
         #[arg(long)]
         require_isolated: bool,
     },
+}
+
+/// Venues `engine replay` decodes.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ReplayVenue {
+    /// Binance spot.
+    Binance,
+}
+
+fn replay(venue: ReplayVenue, snapshot: Option<PathBuf>, file: PathBuf) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use std::io::BufReader;
+    let mut input = BufReader::new(
+        std::fs::File::open(&file).with_context(|| format!("open {}", file.display()))?,
+    );
+    let mut snapshots = match &snapshot {
+        Some(path) => Some(BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match venue {
+        ReplayVenue::Binance => tickwire_engine::replay::replay_binance(
+            &mut input,
+            snapshots.as_mut().map(|s| s as &mut dyn std::io::BufRead),
+            &mut out,
+        )
+        .with_context(|| format!("replay {}", file.display()))?,
+    };
+    std::io::Write::flush(&mut out).context("write output")?;
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -65,6 +110,17 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Cmd::Replay {
+            venue,
+            snapshot,
+            file,
+        } => match replay(venue, snapshot, file) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("engine: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Cmd::CheckHost {
             core,
             require_isolated,

@@ -1,0 +1,227 @@
+//! `engine replay`: runs recorded venue messages — one wire message per line — through the same
+//! decoders and book synchronisation the feed uses, and reports each line as JSON.
+//!
+//! Output: one object per input line, `{"line":N,"ok":true,"event":"<kind>"}` (plus
+//! `"gap":true` on the line where a sequence gap is detected) or
+//! `{"line":N,"ok":false,"error":"<what and where>"}`, then
+//! `{"summary":{"lines":N,"ok":N,"rejected":N,"gaps":N,"book":{"<SYMBOL>":{"bids":[["price","qty"],..],"asks":[..]}}}}`
+//! with the top five levels as decimal strings without trailing zeros.
+//!
+//! Lines are read as bytes: invalid UTF-8 or JSON is a rejected line, never a fatal error. A
+//! diff that arrives before any snapshot is buffered, as live synchronisation would, and is
+//! `ok:true`. Snapshots (`--snapshot`, JSON Lines) are used in order: the first at the start
+//! (applied to the first instrument whose depth appears), the next after each gap.
+//!
+//! Without a config, prices and quantities are read at [`DEFAULT_DECIMALS`] decimals (Binance
+//! sends at most 8), so every valid message converts exactly.
+
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, Write};
+use tickwire_feed::binance::{BinanceDecoder, BinanceMessage};
+use tickwire_feed::depth_sync::{DepthSync, DiffOutcome, SnapshotOutcome};
+use tickwire_feed::{write_decimal, InstrumentId, Side};
+
+/// Decimals of prices and quantities when no config names them.
+pub const DEFAULT_DECIMALS: u32 = 8;
+/// Levels per side a replayed book holds.
+const BOOK_CAPACITY: usize = 10_000;
+/// Longest line read, bytes (longer lines are rejected, not buffered whole).
+const MAX_LINE: usize = 8 << 20;
+
+/// Totals of a replay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplaySummary {
+    /// Lines read.
+    pub lines: u64,
+    /// Valid messages.
+    pub ok: u64,
+    /// Rejected lines.
+    pub rejected: u64,
+    /// Sequence gaps detected.
+    pub gaps: u64,
+}
+
+/// Reads one line as bytes (without the newline) into `buf`; `Ok(false)` at end of input.
+/// Lines longer than [`MAX_LINE`] are truncated to it and flagged.
+fn read_line(input: &mut dyn BufRead, buf: &mut Vec<u8>, too_long: &mut bool) -> io::Result<bool> {
+    buf.clear();
+    *too_long = false;
+    loop {
+        let available = input.fill_buf()?;
+        if available.is_empty() {
+            return Ok(!buf.is_empty() || *too_long);
+        }
+        let (chunk, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], Some(i + 1)),
+            None => (available, None),
+        };
+        let room = MAX_LINE.saturating_sub(buf.len());
+        if chunk.len() > room {
+            *too_long = true;
+        }
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let consumed = done.unwrap_or(available.len());
+        input.consume(consumed);
+        if done.is_some() {
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            return Ok(true);
+        }
+    }
+}
+
+struct Snapshots<'a> {
+    source: Option<&'a mut dyn BufRead>,
+    line: Vec<u8>,
+}
+
+impl Snapshots<'_> {
+    /// Applies the next snapshot to `sync`; `Err` text when the file has none left or a bad one.
+    fn apply_next(
+        &mut self,
+        decoder: &mut BinanceDecoder,
+        sync: &mut DepthSync,
+        instrument: InstrumentId,
+    ) -> Result<SnapshotOutcome, String> {
+        let Some(source) = self.source.as_deref_mut() else {
+            return Err("no snapshot file".into());
+        };
+        let mut too_long = false;
+        loop {
+            match read_line(source, &mut self.line, &mut too_long) {
+                Ok(false) => return Err("no snapshot left".into()),
+                Err(e) => return Err(format!("snapshot file: {e}")),
+                Ok(true) if self.line.iter().all(u8::is_ascii_whitespace) => continue,
+                Ok(true) => break,
+            }
+        }
+        let snapshot = decoder
+            .decode_snapshot(&mut self.line, instrument)
+            .map_err(|e| format!("snapshot: {e}"))?;
+        Ok(sync.on_snapshot(snapshot.last_update_id, decoder.bids(), decoder.asks()))
+    }
+}
+
+fn decimal(v: i64, decimals: u32) -> String {
+    let mut out = Vec::with_capacity(24);
+    write_decimal(&mut out, v, decimals, true);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Replays Binance messages from `input`, writing results to `out`.
+///
+/// # Errors
+///
+/// Only when `input` cannot be read or `out` cannot be written.
+pub fn replay_binance(
+    input: &mut dyn BufRead,
+    snapshots: Option<&mut dyn BufRead>,
+    out: &mut dyn Write,
+) -> io::Result<ReplaySummary> {
+    let mut decoder = BinanceDecoder::any_symbol(DEFAULT_DECIMALS, DEFAULT_DECIMALS);
+    let mut snapshots = Snapshots {
+        source: snapshots,
+        line: Vec::new(),
+    };
+    let mut books: BTreeMap<u16, DepthSync> = BTreeMap::new();
+    let mut first_snapshot_pending = snapshots.source.is_some();
+    let mut summary = ReplaySummary::default();
+    let mut line = Vec::with_capacity(4096);
+    let mut too_long = false;
+    while read_line(input, &mut line, &mut too_long)? {
+        summary.lines += 1;
+        let n = summary.lines;
+        let result: Result<Value, String> = if too_long {
+            Err(format!("line longer than {MAX_LINE} bytes"))
+        } else if let Err(e) = std::str::from_utf8(&line) {
+            Err(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
+        } else {
+            match decoder.decode(&mut line, 0) {
+                Err(e) => Err(e.to_string()),
+                Ok(message) => {
+                    let mut result = json!({ "line": n, "ok": true, "event": message.kind() });
+                    if let BinanceMessage::DepthUpdate(d) = message {
+                        let sync = books
+                            .entry(d.instrument.0)
+                            .or_insert_with(|| DepthSync::new(d.instrument, BOOK_CAPACITY));
+                        let outcome = if first_snapshot_pending {
+                            // The snapshot decode reuses the level buffers: keep this diff's.
+                            first_snapshot_pending = false;
+                            let (bids, asks) = (decoder.bids().to_vec(), decoder.asks().to_vec());
+                            if let Err(e) = snapshots.apply_next(&mut decoder, sync, d.instrument) {
+                                result["snapshot_error"] = json!(e);
+                            }
+                            sync.on_diff(d.first_update_id, d.last_update_id, &bids, &asks)
+                        } else {
+                            sync.on_diff(
+                                d.first_update_id,
+                                d.last_update_id,
+                                decoder.bids(),
+                                decoder.asks(),
+                            )
+                        };
+                        if outcome == DiffOutcome::Gap {
+                            summary.gaps += 1;
+                            result["gap"] = json!(true);
+                            // Resynchronise as live would: the next snapshot, until one takes.
+                            loop {
+                                match snapshots.apply_next(&mut decoder, sync, d.instrument) {
+                                    Ok(SnapshotOutcome::TooOld) => continue,
+                                    Ok(_) => break,
+                                    Err(e) => {
+                                        result["snapshot_error"] = json!(e);
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    Ok(result)
+                }
+            }
+        };
+        let record = match result {
+            Ok(v) => {
+                summary.ok += 1;
+                v
+            }
+            Err(error) => {
+                summary.rejected += 1;
+                json!({ "line": n, "ok": false, "error": error })
+            }
+        };
+        writeln!(out, "{record}")?;
+    }
+    let mut book = serde_json::Map::new();
+    for (id, sync) in &books {
+        let Some(spec) = decoder.symbols().iter().find(|s| s.instrument.0 == *id) else {
+            continue;
+        };
+        let side = |side| -> Value {
+            sync.book()
+                .top(side, 5)
+                .map(|(p, q)| {
+                    json!([
+                        decimal(p.0, spec.price_decimals),
+                        decimal(q.0, spec.qty_decimals)
+                    ])
+                })
+                .collect()
+        };
+        book.insert(
+            spec.symbol.clone(),
+            json!({ "bids": side(Side::Buy), "asks": side(Side::Sell) }),
+        );
+    }
+    writeln!(
+        out,
+        "{}",
+        json!({ "summary": {
+            "lines": summary.lines, "ok": summary.ok, "rejected": summary.rejected,
+            "gaps": summary.gaps, "book": book,
+        }})
+    )?;
+    Ok(summary)
+}
