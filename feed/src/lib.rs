@@ -40,6 +40,7 @@ pub mod depth_sync;
 mod event;
 mod fixed;
 pub mod synthetic;
+pub mod ws;
 
 pub use event::{BookTop, DataSource, FeedState, FeedStatus, MarketEvent, Quote, Trade};
 pub use fixed::{parse_decimal, write_decimal, DecimalError, InstrumentId, Price, Qty, Side};
