@@ -53,6 +53,10 @@ pub enum IdleKind {
 pub enum SourceKind {
     /// The in-process synthetic generator; labelled `synthetic` everywhere, never market data.
     Synthetic,
+    /// The local venue simulator (Binance wire format over TLS WebSocket).
+    Venue,
+    /// Binance spot.
+    Binance,
 }
 
 /// How orders are executed.
@@ -123,9 +127,12 @@ fn default_warmup_events() -> u64 {
 #[serde(deny_unknown_fields)]
 struct FeedFile {
     source: SourceKind,
-    synthetic_rate_hz: u32,
+    synthetic_rate_hz: Option<u32>,
     #[serde(default)]
     seed: u64,
+    url: Option<String>,
+    rest_url: Option<String>,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -228,6 +235,12 @@ pub struct FeedSettings {
     pub synthetic_rate_hz: u32,
     /// Seed of the synthetic source.
     pub seed: u64,
+    /// Combined-stream endpoint (`wss://host:port/stream`) of a venue source.
+    pub url: Option<String>,
+    /// REST base (`https://host:port`) of a venue source, for depth snapshots.
+    pub rest_url: Option<String>,
+    /// Extra CA certificate to trust (the local venue's).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Gateway settings.
@@ -450,6 +463,52 @@ impl Validator<'_> {
             1,
             1_000_000,
         )?;
+        let feed = &f.feed;
+        let synthetic_rate_hz = match (feed.source, feed.synthetic_rate_hz) {
+            (SourceKind::Synthetic, None) => {
+                return Err((self.invalid)(
+                    "feed.synthetic_rate_hz",
+                    "required when feed.source = \"synthetic\"".into(),
+                ))
+            }
+            (SourceKind::Synthetic, Some(hz)) => hz,
+            (_, Some(_)) => {
+                return Err((self.invalid)(
+                    "feed.synthetic_rate_hz",
+                    "only applies to feed.source = \"synthetic\"".into(),
+                ))
+            }
+            (_, None) => 0,
+        };
+        if feed.source != SourceKind::Synthetic {
+            for (key, url, expect) in [
+                ("feed.url", &feed.url, "wss://host:port/stream"),
+                ("feed.rest_url", &feed.rest_url, "https://host:port"),
+            ] {
+                let Some(url) = url else {
+                    return Err((self.invalid)(
+                        key,
+                        format!("required for a venue source ({expect})"),
+                    ));
+                };
+                tickwire_feed::ws::parse_url(url)
+                    .map_err(|e| (self.invalid)(key, e.to_string()))?;
+            }
+            if feed
+                .url
+                .as_deref()
+                .is_some_and(|u| !u.trim_end_matches('/').ends_with("/stream"))
+            {
+                return Err((self.invalid)(
+                    "feed.url",
+                    "must be the combined-stream endpoint ending in /stream".into(),
+                ));
+            }
+        }
+        if let Some(ca) = &feed.ca_file {
+            tickwire_feed::ws::tls_config(Some(ca))
+                .map_err(|e| (self.invalid)("feed.ca_file", e.to_string()))?;
+        }
 
         let mut instruments = Vec::with_capacity(f.instruments.len());
         for (i, ins) in f.instruments.iter().enumerate() {
@@ -573,8 +632,11 @@ impl Validator<'_> {
             },
             feed: FeedSettings {
                 source: f.feed.source,
-                synthetic_rate_hz: f.feed.synthetic_rate_hz,
+                synthetic_rate_hz,
                 seed: f.feed.seed,
+                url: f.feed.url.clone(),
+                rest_url: f.feed.rest_url.clone(),
+                ca_file: f.feed.ca_file.clone(),
             },
             gateway: GatewaySettings {
                 mode: f.gateway.mode,

@@ -1,20 +1,38 @@
 //! The feed thread's agent: produces market events, pushes them to the strategy (and, in paper
-//! mode, to the gateway), and publishes market data to the region at a bounded rate.
+//! mode, quotes to the gateway), and publishes market data, books and feed health to the region
+//! at a bounded rate.
 //!
-//! With `feed.source = "synthetic"` the events come from [`SyntheticQuotes`], and every
-//! instrument's data source reads `synthetic` in the region: it is never shown as market data.
+//! Sources:
+//! - synthetic ([`SyntheticQuotes`]): every instrument's data source reads `synthetic` in the
+//!   region; it is never shown as market data.
+//! - a venue ([`VenueFeed`]): the Binance combined stream over TLS WebSocket
+//!   ([`tickwire_feed::ws`]), decoded in place, books kept in sync from depth diffs and REST
+//!   snapshots fetched by the snapshot thread. Feed state goes `connecting → syncing → live`,
+//!   `stale` when no message arrives within the threshold, `disconnected` on loss; each change
+//!   reaches the strategy as a status event, so it stops quoting on anything but live data.
+//!
 //! A full ring is never silent: the event is not delivered, `market_queue_full` counts it, and
-//! the strategy sees the next quote (quotes conflate; nothing else is pushed on this ring).
+//! the strategy sees the next one (market data conflates).
 
 use crate::clock::LatencyClock;
 use crate::idle::Agent;
+use crate::snapshot::{SnapshotClient, SnapshotRequest};
 use crate::strategy_agent::MarketMsg;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tickwire_feed::binance::{BinanceDecoder, BinanceMessage};
+use tickwire_feed::depth_sync::{DepthSync, DiffOutcome, SnapshotOutcome};
 use tickwire_feed::synthetic::SyntheticQuotes;
-use tickwire_feed::{DataSource, FeedState, FeedStatus, InstrumentId, MarketEvent, Quote};
-use tickwire_shm::layout::{CounterId, MarketData, Stage, MAX_INSTRUMENTS};
+use tickwire_feed::ws::{WsConnection, WsEvent};
+use tickwire_feed::{DataSource, FeedState, FeedStatus, InstrumentId, MarketEvent, Quote, Side};
+use tickwire_shm::layout::{
+    BookLevels, CounterId, Level, MarketData, Stage, BOOK_DEPTH, MAX_INSTRUMENTS,
+};
 use tickwire_shm::region::{mono_now_ns, FeedSection};
+
+/// Levels per side each synchronised book holds.
+pub const BOOK_CAPACITY: usize = 5000;
 
 /// Where a feed agent delivers, and how it paces publication.
 #[derive(Debug)]
@@ -29,93 +47,433 @@ pub struct FeedWiring {
     pub clock: LatencyClock,
     /// Minimum interval between market-data publications, ns.
     pub publish_interval_ns: u64,
+    /// Market data older than this is stale.
+    pub stale_after: Duration,
     /// Stops the agent.
     pub stop: Arc<AtomicBool>,
 }
 
-/// The feed thread's agent.
+/// A venue connection with its decoder, books and snapshot client.
 #[derive(Debug)]
-pub struct FeedAgent {
-    sources: Vec<SyntheticQuotes>,
+pub struct VenueFeed {
+    poll: mio::Poll,
+    events: mio::Events,
+    conn: WsConnection,
+    decoder: BinanceDecoder,
+    books: Vec<DepthSync>,
+    snapshots: SnapshotClient,
+    snapshot_in_flight: Vec<bool>,
+    source: DataSource,
+    last_message: Vec<Instant>,
+}
+
+impl VenueFeed {
+    /// A venue source for `instruments` books.
+    ///
+    /// # Errors
+    ///
+    /// When the poll cannot be created.
+    pub fn new(
+        conn: WsConnection,
+        decoder: BinanceDecoder,
+        instruments: usize,
+        snapshots: SnapshotClient,
+        source: DataSource,
+    ) -> std::io::Result<Self> {
+        Ok(Self {
+            poll: mio::Poll::new()?,
+            events: mio::Events::with_capacity(64),
+            conn,
+            decoder,
+            books: (0..instruments)
+                .map(|i| DepthSync::new(InstrumentId(i as u16), BOOK_CAPACITY))
+                .collect(),
+            snapshots,
+            snapshot_in_flight: vec![false; instruments],
+            source,
+            last_message: vec![Instant::now(); instruments],
+        })
+    }
+}
+
+enum Source {
+    Synthetic {
+        generators: Vec<SyntheticQuotes>,
+        /// Ticks between quotes per generator (0: every turn).
+        interval_ticks: u64,
+        next_ticks: u64,
+    },
+    Venue(Box<VenueFeed>),
+}
+
+/// Everything a source writes to: rings, region, local copies of the published cells.
+struct Outputs {
     strategy_tx: rtrb::Producer<MarketMsg>,
     gateway_tx: Option<rtrb::Producer<Quote>>,
     section: FeedSection,
     clock: LatencyClock,
-    /// Ticks between quotes per source (0: every turn).
-    interval_ticks: u64,
-    next_ticks: u64,
+    market: [MarketData; MAX_INSTRUMENTS],
+    book_dirty: [bool; MAX_INSTRUMENTS],
+    instruments: usize,
+}
+
+impl Outputs {
+    fn push(&mut self, event: MarketEvent) {
+        let msg = MarketMsg {
+            event,
+            pushed_ticks: self.clock.ticks(),
+        };
+        if self.strategy_tx.push(msg).is_err() {
+            self.section.counter(CounterId::MarketQueueFull).add(1);
+        }
+    }
+
+    fn quote(&mut self, quote: Quote, decoded_ticks: u64) {
+        self.section
+            .latency(Stage::WireToDecoded)
+            .record(decoded_ticks.wrapping_sub(quote.recv_tsc));
+        if let Some(tx) = self.gateway_tx.as_mut() {
+            if tx.push(quote).is_err() {
+                self.section.counter(CounterId::MarketQueueFull).add(1);
+            }
+        }
+        self.push(MarketEvent::Quote(quote));
+        let m = &mut self.market[usize::from(quote.instrument.0) % MAX_INSTRUMENTS];
+        m.bid = quote.bid.0;
+        m.ask = quote.ask.0;
+        m.bid_qty = quote.bid_qty.0;
+        m.ask_qty = quote.ask_qty.0;
+        m.exchange_seq = quote.exchange_seq;
+    }
+
+    fn status(&mut self, instrument: usize, state: FeedState, source: DataSource) {
+        let m = &mut self.market[instrument];
+        if m.feed_state == state.code() && m.data_source == source.code() {
+            return;
+        }
+        m.feed_state = state.code();
+        m.data_source = source.code();
+        self.push(MarketEvent::Status(FeedStatus {
+            instrument: InstrumentId(instrument as u16),
+            state,
+            source,
+        }));
+    }
+
+    fn publish(&mut self, books: Option<&[DepthSync]>) {
+        for i in 0..self.instruments {
+            self.section.market(i).publish(&self.market[i]);
+            if let Some(sync) = books.and_then(|b| b.get(i)) {
+                if std::mem::take(&mut self.book_dirty[i]) {
+                    let mut levels = BookLevels::default();
+                    for (n, (p, q)) in sync.book().top(Side::Buy, BOOK_DEPTH).enumerate() {
+                        levels.bids[n] = Level {
+                            price: p.0,
+                            qty: q.0,
+                        };
+                        levels.bid_count = n as u32 + 1;
+                    }
+                    for (n, (p, q)) in sync.book().top(Side::Sell, BOOK_DEPTH).enumerate() {
+                        levels.asks[n] = Level {
+                            price: p.0,
+                            qty: q.0,
+                        };
+                        levels.ask_count = n as u32 + 1;
+                    }
+                    self.section.book(i).publish(&levels);
+                }
+            }
+        }
+    }
+}
+
+/// The feed thread's agent.
+pub struct FeedAgent {
+    source: Source,
+    out: Outputs,
     publish_ticks: u64,
     next_publish: u64,
-    market: [MarketData; MAX_INSTRUMENTS],
-    queue_full: u64,
+    stale_after: Duration,
     stop: Arc<AtomicBool>,
     started: bool,
 }
 
+impl std::fmt::Debug for FeedAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedAgent")
+            .field("instruments", &self.out.instruments)
+            .finish_non_exhaustive()
+    }
+}
+
 impl FeedAgent {
-    /// A synthetic feed producing `rate_hz` quotes per second per source (0: as fast as the
-    /// strategy ring takes them).
-    pub fn synthetic(sources: Vec<SyntheticQuotes>, rate_hz: u32, wiring: FeedWiring) -> Self {
+    fn with_source(source: Source, instruments: usize, wiring: FeedWiring) -> Self {
         let clock = wiring.clock;
-        let interval_ticks = if rate_hz == 0 {
-            0
-        } else {
-            clock.ns_to_ticks(1_000_000_000 / u64::from(rate_hz))
-        };
         Self {
-            sources,
-            strategy_tx: wiring.strategy_tx,
-            gateway_tx: wiring.gateway_tx,
-            section: wiring.section,
-            interval_ticks,
-            next_ticks: 0,
+            source,
+            out: Outputs {
+                strategy_tx: wiring.strategy_tx,
+                gateway_tx: wiring.gateway_tx,
+                section: wiring.section,
+                market: [MarketData::default(); MAX_INSTRUMENTS],
+                book_dirty: [false; MAX_INSTRUMENTS],
+                instruments: instruments.min(MAX_INSTRUMENTS),
+                clock: clock.clone(),
+            },
             publish_ticks: clock.ns_to_ticks(wiring.publish_interval_ns),
             next_publish: 0,
-            market: [MarketData::default(); MAX_INSTRUMENTS],
-            queue_full: 0,
-            clock,
+            stale_after: wiring.stale_after,
             stop: wiring.stop,
             started: false,
         }
     }
 
-    fn push(&mut self, event: MarketEvent) -> bool {
-        let msg = MarketMsg {
-            event,
-            pushed_ticks: self.clock.ticks(),
+    /// A synthetic feed producing `rate_hz` quotes per second per generator (0: as fast as the
+    /// strategy ring takes them).
+    pub fn synthetic(generators: Vec<SyntheticQuotes>, rate_hz: u32, wiring: FeedWiring) -> Self {
+        let interval_ticks = if rate_hz == 0 {
+            0
+        } else {
+            wiring.clock.ns_to_ticks(1_000_000_000 / u64::from(rate_hz))
         };
-        if self.strategy_tx.push(msg).is_ok() {
-            return true;
-        }
-        self.queue_full += 1;
-        self.section.counter(CounterId::MarketQueueFull).add(1);
-        false
+        let instruments = generators.len();
+        Self::with_source(
+            Source::Synthetic {
+                generators,
+                interval_ticks,
+                next_ticks: 0,
+            },
+            instruments,
+            wiring,
+        )
+    }
+
+    /// A feed from a venue connection.
+    pub fn venue(feed: VenueFeed, wiring: FeedWiring) -> Self {
+        let instruments = feed.books.len();
+        Self::with_source(Source::Venue(Box::new(feed)), instruments, wiring)
     }
 
     fn start(&mut self) {
         self.started = true;
-        for i in 0..self.sources.len() {
-            let status = FeedStatus {
-                instrument: InstrumentId(i as u16),
-                state: FeedState::Live,
-                source: DataSource::Synthetic,
+        for i in 0..self.out.instruments {
+            match &self.source {
+                Source::Synthetic { .. } => {
+                    self.out.status(i, FeedState::Live, DataSource::Synthetic)
+                }
+                Source::Venue(v) => self.out.status(i, FeedState::Connecting, v.source),
+            }
+        }
+        self.out.publish(None);
+    }
+
+    fn synthetic_turn(&mut self, now: u64) -> usize {
+        let Source::Synthetic {
+            generators,
+            interval_ticks,
+            next_ticks,
+        } = &mut self.source
+        else {
+            return 0;
+        };
+        if now < *next_ticks {
+            return 0;
+        }
+        *next_ticks = if *next_ticks == 0 || *interval_ticks == 0 {
+            now + *interval_ticks
+        } else {
+            *next_ticks + *interval_ticks
+        };
+        let mut work = 0;
+        for g in generators.iter_mut() {
+            let read = self.out.clock.ticks();
+            let quote = g.next_quote(read);
+            let decoded = self.out.clock.ticks();
+            self.out.quote(quote, decoded);
+            self.out.market[usize::from(quote.instrument.0) % MAX_INSTRUMENTS].messages += 1;
+            work += 1;
+        }
+        self.out
+            .section
+            .counter(CounterId::MarketMessages)
+            .add(work as u64);
+        work
+    }
+
+    fn venue_turn(&mut self) -> usize {
+        let Source::Venue(v) = &mut self.source else {
+            return 0;
+        };
+        let out = &mut self.out;
+        let mut work = 0;
+        if v.poll.poll(&mut v.events, Some(Duration::ZERO)).is_err() {
+            return 0;
+        }
+        for event in v.events.iter() {
+            v.conn.on_event(event);
+        }
+        let now = Instant::now();
+        let VenueFeed {
+            poll,
+            conn,
+            decoder,
+            books,
+            snapshots,
+            snapshot_in_flight,
+            source,
+            last_message,
+            ..
+        } = &mut **v;
+        let source = *source;
+        let event = conn.drive(poll.registry(), now, &mut |bytes| {
+            work += 1;
+            let recv = out.clock.ticks();
+            let message = match decoder.decode(bytes, recv) {
+                Ok(m) => m,
+                Err(_) => {
+                    out.section.counter(CounterId::DecodeErrors).add(1);
+                    return;
+                }
             };
-            self.market[i].feed_state = FeedState::Live.code();
-            self.market[i].data_source = DataSource::Synthetic.code();
-            self.push(MarketEvent::Status(status));
+            let decoded = out.clock.ticks();
+            out.section.counter(CounterId::MarketMessages).add(1);
+            let i = match message {
+                BinanceMessage::BookTicker(q) => usize::from(q.instrument.0),
+                BinanceMessage::Trade(t) => usize::from(t.instrument.0),
+                BinanceMessage::DepthUpdate(d) => usize::from(d.instrument.0),
+            };
+            if i >= out.instruments {
+                return;
+            }
+            last_message[i] = now;
+            out.market[i].messages += 1;
+            match message {
+                BinanceMessage::BookTicker(q) => {
+                    if q.is_valid() {
+                        out.quote(q, decoded);
+                    }
+                }
+                BinanceMessage::Trade(t) => {
+                    out.market[i].last = t.price.0;
+                    out.market[i].last_qty = t.qty.0;
+                    out.push(MarketEvent::Trade(t));
+                }
+                BinanceMessage::DepthUpdate(d) => {
+                    let outcome = books[i].on_diff(
+                        d.first_update_id,
+                        d.last_update_id,
+                        decoder.bids(),
+                        decoder.asks(),
+                    );
+                    match outcome {
+                        DiffOutcome::Applied => {
+                            out.book_dirty[i] = true;
+                            if let Some(top) = books[i].book().book_top(recv) {
+                                out.push(MarketEvent::Book(top));
+                            }
+                        }
+                        DiffOutcome::Gap => {
+                            out.market[i].gaps += 1;
+                            out.section.counter(CounterId::FeedGaps).add(1);
+                            out.status(i, FeedState::Syncing, source);
+                            if !snapshot_in_flight[i]
+                                && snapshots
+                                    .requests
+                                    .push(SnapshotRequest {
+                                        instrument: i as u16,
+                                    })
+                                    .is_ok()
+                            {
+                                snapshot_in_flight[i] = true;
+                            }
+                        }
+                        DiffOutcome::Buffered | DiffOutcome::Stale => {}
+                    }
+                }
+            }
+            if out.market[i].feed_state == FeedState::Stale.code() && books[i].is_synced() {
+                out.status(i, FeedState::Live, source);
+            }
+        });
+        match event {
+            Some(WsEvent::Connected) => {
+                for (i, in_flight) in snapshot_in_flight.iter_mut().enumerate() {
+                    out.status(i, FeedState::Syncing, source);
+                    last_message[i] = now;
+                    if !*in_flight
+                        && snapshots
+                            .requests
+                            .push(SnapshotRequest {
+                                instrument: i as u16,
+                            })
+                            .is_ok()
+                    {
+                        *in_flight = true;
+                    }
+                }
+            }
+            Some(WsEvent::Disconnected(_)) => {
+                out.section.counter(CounterId::FeedReconnects).add(1);
+                for (i, sync) in books.iter_mut().enumerate() {
+                    *sync = DepthSync::new(InstrumentId(i as u16), BOOK_CAPACITY);
+                    out.market[i].reconnects += 1;
+                    out.status(i, FeedState::Disconnected, source);
+                }
+            }
+            None => {}
         }
-        self.publish();
-    }
-
-    fn publish(&mut self) {
-        for (i, m) in self.market.iter().enumerate().take(self.sources.len()) {
-            self.section.market(i).publish(m);
+        while let Ok(reply) = snapshots.replies.pop() {
+            work += 1;
+            let i = usize::from(reply.instrument);
+            if i >= out.instruments {
+                continue;
+            }
+            snapshot_in_flight[i] = false;
+            let outcome = match reply.body {
+                Ok(mut body) => {
+                    match decoder.decode_snapshot(&mut body, InstrumentId(reply.instrument)) {
+                        Ok(snap) => Some(books[i].on_snapshot(
+                            snap.last_update_id,
+                            decoder.bids(),
+                            decoder.asks(),
+                        )),
+                        Err(_) => {
+                            out.section.counter(CounterId::DecodeErrors).add(1);
+                            None
+                        }
+                    }
+                }
+                Err(_) => None,
+            };
+            match outcome {
+                Some(SnapshotOutcome::Synced { .. }) => {
+                    out.market[i].resyncs += 1;
+                    out.section.counter(CounterId::FeedResyncs).add(1);
+                    out.book_dirty[i] = true;
+                    out.status(i, FeedState::Live, source);
+                }
+                _ if conn.is_open() => {
+                    if snapshots
+                        .requests
+                        .push(SnapshotRequest {
+                            instrument: i as u16,
+                        })
+                        .is_ok()
+                    {
+                        snapshot_in_flight[i] = true;
+                    }
+                }
+                _ => {}
+            }
         }
-    }
-
-    /// Events that found the strategy ring full.
-    pub fn queue_full(&self) -> u64 {
-        self.queue_full
+        for i in 0..out.instruments {
+            if out.market[i].feed_state == FeedState::Live.code()
+                && now.saturating_duration_since(last_message[i]) > self.stale_after
+            {
+                out.status(i, FeedState::Stale, source);
+            }
+        }
+        work
     }
 }
 
@@ -128,48 +486,29 @@ impl Agent for FeedAgent {
         if !self.started {
             self.start();
         }
-        let now = self.clock.ticks();
-        if now < self.next_ticks {
-            return 0;
-        }
-        self.next_ticks = if self.next_ticks == 0 || self.interval_ticks == 0 {
-            now + self.interval_ticks
-        } else {
-            self.next_ticks + self.interval_ticks
+        let now = self.out.clock.ticks();
+        let work = match self.source {
+            Source::Synthetic { .. } => self.synthetic_turn(now),
+            Source::Venue(_) => self.venue_turn(),
         };
-        let mut work = 0;
-        for i in 0..self.sources.len() {
-            let read = self.clock.ticks();
-            let quote = self.sources[i].next_quote(read);
-            let decoded = self.clock.ticks();
-            self.section
-                .latency(Stage::WireToDecoded)
-                .record(decoded.wrapping_sub(read));
-            if let Some(tx) = self.gateway_tx.as_mut() {
-                if tx.push(quote).is_err() {
-                    self.section.counter(CounterId::MarketQueueFull).add(1);
-                }
-            }
-            self.push(MarketEvent::Quote(quote));
-            let m = &mut self.market[i];
-            m.bid = quote.bid.0;
-            m.ask = quote.ask.0;
-            m.bid_qty = quote.bid_qty.0;
-            m.ask_qty = quote.ask_qty.0;
-            m.exchange_seq = quote.exchange_seq;
-            m.messages += 1;
-            work += 1;
-        }
-        self.section
-            .counter(CounterId::MarketMessages)
-            .add(work as u64);
         if now >= self.next_publish {
             self.next_publish = now + self.publish_ticks;
             let mono = mono_now_ns();
-            for m in self.market.iter_mut().take(self.sources.len()) {
-                m.last_msg_mono_ns = mono;
-            }
-            self.publish();
+            let books = match &self.source {
+                Source::Venue(v) => {
+                    for (m, last) in self.out.market.iter_mut().zip(&v.last_message) {
+                        m.last_msg_mono_ns = mono.saturating_sub(last.elapsed().as_nanos() as u64);
+                    }
+                    Some(v.books.as_slice())
+                }
+                Source::Synthetic { .. } => {
+                    for m in self.out.market.iter_mut().take(self.out.instruments) {
+                        m.last_msg_mono_ns = mono;
+                    }
+                    None
+                }
+            };
+            self.out.publish(books);
         }
         work
     }

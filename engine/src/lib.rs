@@ -60,6 +60,7 @@ pub mod market_maker;
 pub mod replay;
 pub mod risk;
 pub mod run;
+pub mod snapshot;
 pub mod strategy;
 pub mod strategy_agent;
 pub mod trading;

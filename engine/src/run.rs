@@ -4,8 +4,8 @@
 //! (drains the journal), log — join every thread, and remove the region and token.
 
 use crate::clock::LatencyClock;
-use crate::config::{Config, IdleKind};
-use crate::feed_agent::{FeedAgent, FeedWiring};
+use crate::config::{Config, IdleKind, SourceKind};
+use crate::feed_agent::{FeedAgent, FeedWiring, VenueFeed};
 use crate::gateway_agent::GatewayAgent;
 use crate::idle::{run_agent, Agent, Idle};
 use crate::instance::{InstanceLock, TokenFile};
@@ -13,6 +13,7 @@ use crate::journal::{journal_ring, EngineEvent, JournalRecord, JournalWriter};
 use crate::log::{log_rings, Level, Logger};
 use crate::market_maker::MarketMaker;
 use crate::risk::{Limits, RateWindow};
+use crate::snapshot::SnapshotFetcher;
 use crate::strategy::{InstrumentSpec, MarketView, TradingContext};
 use crate::strategy_agent::{StrategyAgent, StrategyWiring};
 use crate::trading::{OrderTable, PositionBook};
@@ -22,7 +23,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+use tickwire_feed::binance::{BinanceDecoder, SymbolSpec as BinanceSymbol};
 use tickwire_feed::synthetic::{SyntheticParams, SyntheticQuotes};
+use tickwire_feed::ws::{WsConnection, WsSettings};
+use tickwire_feed::DataSource;
 use tickwire_feed::{InstrumentId, Price, Qty};
 use tickwire_gateway::paper::PaperExchange;
 use tickwire_shm::layout::{
@@ -166,6 +170,8 @@ pub fn run(config: Config) -> Result<()> {
 pub struct Pipeline {
     /// Feed agent.
     pub feed: FeedAgent,
+    /// Snapshot thread's agent (venue sources only).
+    pub snapshot: Option<SnapshotFetcher>,
     /// Gateway agent.
     pub gateway: GatewayAgent,
     /// Strategy agent.
@@ -214,33 +220,22 @@ pub fn build_pipeline(
         clock.clone(),
         Arc::clone(&helpers_stop),
     );
-    let sources = config
-        .instruments
-        .iter()
-        .enumerate()
-        .map(|(i, ins)| {
-            SyntheticQuotes::new(SyntheticParams {
-                instrument: InstrumentId(i as u16),
-                start_mid: Price(ins.synthetic_start.unwrap_or(ins.tick_size * 10_000)),
-                tick: ins.tick_size,
-                max_step_ticks: 2,
-                base_qty: Qty(ins.lot_size.max(1) * 100),
-                seed: config.feed.seed.wrapping_add(i as u64),
-            })
-        })
-        .collect();
-    let feed = FeedAgent::synthetic(
-        sources,
-        config.feed.synthetic_rate_hz,
-        FeedWiring {
-            strategy_tx: market_tx,
-            gateway_tx: Some(quote_tx),
-            section: sections.feed,
-            clock: clock.clone(),
-            publish_interval_ns: publish_ns.min(100_000),
-            stop: Arc::clone(&helpers_stop),
-        },
-    );
+    let wiring = FeedWiring {
+        strategy_tx: market_tx,
+        gateway_tx: Some(quote_tx),
+        section: sections.feed,
+        clock: clock.clone(),
+        publish_interval_ns: publish_ns.min(100_000),
+        stale_after: Duration::from_millis(u64::from(config.risk.stale_feed_ms)),
+        stop: Arc::clone(&helpers_stop),
+    };
+    let (feed, snapshot) = match config.feed.source {
+        SourceKind::Synthetic => (synthetic_feed(config, wiring), None),
+        SourceKind::Venue | SourceKind::Binance => {
+            let (feed, fetcher) = venue_feed(config, wiring, Arc::clone(&helpers_stop))?;
+            (feed, Some(fetcher))
+        }
+    };
     let ctx = trading_context(config, clock, order_tx, journal_tx, sections.strategy);
     let wiring = StrategyWiring {
         market_rx,
@@ -262,11 +257,95 @@ pub fn build_pipeline(
     let strategy = StrategyAgent::new(MarketMaker::new(&config.strategy), ctx, wiring);
     Ok(Pipeline {
         feed,
+        snapshot,
         gateway,
         strategy,
         journal,
         helpers_stop,
     })
+}
+
+fn synthetic_feed(config: &Config, wiring: FeedWiring) -> FeedAgent {
+    let generators = config
+        .instruments
+        .iter()
+        .enumerate()
+        .map(|(i, ins)| {
+            SyntheticQuotes::new(SyntheticParams {
+                instrument: InstrumentId(i as u16),
+                start_mid: Price(ins.synthetic_start.unwrap_or(ins.tick_size * 10_000)),
+                tick: ins.tick_size,
+                max_step_ticks: 2,
+                base_qty: Qty(ins.lot_size.max(1) * 100),
+                seed: config.feed.seed.wrapping_add(i as u64),
+            })
+        })
+        .collect();
+    FeedAgent::synthetic(generators, config.feed.synthetic_rate_hz, wiring)
+}
+
+/// The combined-stream URL for every configured instrument.
+pub fn stream_url(base: &str, symbols: impl Iterator<Item = String>) -> String {
+    let streams: Vec<String> = symbols
+        .flat_map(|s| {
+            let s = s.to_ascii_lowercase();
+            [
+                format!("{s}@bookTicker"),
+                format!("{s}@depth@100ms"),
+                format!("{s}@trade"),
+            ]
+        })
+        .collect();
+    format!(
+        "{}?streams={}",
+        base.trim_end_matches('/'),
+        streams.join("/")
+    )
+}
+
+fn venue_feed(
+    config: &Config,
+    wiring: FeedWiring,
+    stop: Arc<AtomicBool>,
+) -> Result<(FeedAgent, SnapshotFetcher)> {
+    let feed = &config.feed;
+    let url = feed.url.as_deref().context("feed.url")?;
+    let rest = feed.rest_url.as_deref().context("feed.rest_url")?;
+    let symbols: Vec<String> = config
+        .instruments
+        .iter()
+        .map(|i| i.symbol.clone())
+        .collect();
+    let mut settings = WsSettings::new(&stream_url(url, symbols.iter().cloned()));
+    settings.ca_file = feed.ca_file.clone();
+    let conn = WsConnection::new(settings, mio::Token(0)).context("feed connection")?;
+    let endpoint = tickwire_feed::ws::parse_url(rest).context("feed.rest_url")?;
+    let tls = if endpoint.tls {
+        Some(tickwire_feed::ws::tls_config(feed.ca_file.as_ref()).context("feed TLS")?)
+    } else {
+        None
+    };
+    let (fetcher, client) = SnapshotFetcher::new(endpoint, tls, symbols, stop);
+    let decoder = BinanceDecoder::new(
+        config
+            .instruments
+            .iter()
+            .enumerate()
+            .map(|(i, ins)| BinanceSymbol {
+                symbol: ins.symbol.clone(),
+                instrument: InstrumentId(i as u16),
+                price_decimals: ins.price_decimals,
+                qty_decimals: ins.qty_decimals,
+            })
+            .collect(),
+    );
+    let source = match feed.source {
+        SourceKind::Binance => DataSource::Binance,
+        _ => DataSource::VenueSim,
+    };
+    let venue = VenueFeed::new(conn, decoder, config.instruments.len(), client, source)
+        .context("feed poll")?;
+    Ok((FeedAgent::venue(venue, wiring), fetcher))
 }
 
 fn run_journal(mut journal: JournalWriter) {
@@ -337,6 +416,13 @@ fn run_threads(
         .context("spawn persistence thread")?;
     let gateway_handle = spawn_agent(pipeline.gateway, idle_for(config))?;
     let feed_handle = spawn_agent(pipeline.feed, idle_for(config))?;
+    let snapshot_handle = match pipeline.snapshot {
+        Some(fetcher) => Some(spawn_agent(
+            fetcher,
+            Idle::backoff(Duration::from_millis(1)),
+        )?),
+        None => None,
+    };
     let mut strategy = pipeline.strategy;
     let strategy_config = config.clone();
     let strategy_handle = std::thread::Builder::new()
@@ -362,6 +448,7 @@ fn run_threads(
     pipeline.helpers_stop.store(true, Ordering::Release);
     let gateway_result = gateway_handle.join();
     let feed_result = feed_handle.join();
+    let snapshot_result = snapshot_handle.map_or(Ok(()), JoinHandle::join);
     let persistence_result = persistence.join();
     engine_log.log(Level::Info, "engine stopped", [0; 3]);
     drop(engine_log);
@@ -370,6 +457,7 @@ fn run_threads(
         ("strategy", strategy_result),
         ("gateway", gateway_result),
         ("feed", feed_result),
+        ("snapshot", snapshot_result),
         ("persistence", persistence_result),
         ("log", log_result),
     ] {

@@ -158,25 +158,41 @@ enum State {
     },
 }
 
-struct Target {
-    tls: bool,
-    host: String,
-    port: u16,
+/// Where a URL points: TLS or not, host, port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `wss://` or `https://`.
+    pub tls: bool,
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
 }
 
-fn parse_url(url: &str) -> Result<Target, WsConfigError> {
+/// Parses `ws://`, `wss://`, `http://` or `https://` URLs into an [`Endpoint`].
+///
+/// # Errors
+///
+/// [`WsConfigError::Url`] naming what is wrong.
+pub fn parse_url(url: &str) -> Result<Endpoint, WsConfigError> {
     let bad = |why| WsConfigError::Url {
         url: url.to_string(),
         why,
     };
-    let (tls, rest) = if let Some(r) = url.strip_prefix("wss://") {
+    let (tls, rest) = if let Some(r) = url
+        .strip_prefix("wss://")
+        .or_else(|| url.strip_prefix("https://"))
+    {
         (true, r)
-    } else if let Some(r) = url.strip_prefix("ws://") {
+    } else if let Some(r) = url
+        .strip_prefix("ws://")
+        .or_else(|| url.strip_prefix("http://"))
+    {
         (false, r)
     } else {
-        return Err(bad("scheme must be ws:// or wss://"));
+        return Err(bad("scheme must be ws://, wss://, http:// or https://"));
     };
-    let authority = rest.split('/').next().unwrap_or("");
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
     let (host, port) = match authority.rsplit_once(':') {
         Some((h, p)) => (h, p.parse().map_err(|_| bad("port is not a number"))?),
         None => (authority, if tls { 443 } else { 80 }),
@@ -184,14 +200,19 @@ fn parse_url(url: &str) -> Result<Target, WsConfigError> {
     if host.is_empty() {
         return Err(bad("no host"));
     }
-    Ok(Target {
+    Ok(Endpoint {
         tls,
         host: host.to_string(),
         port,
     })
 }
 
-fn tls_config(ca_file: Option<&PathBuf>) -> Result<Arc<rustls::ClientConfig>, WsConfigError> {
+/// A TLS client configuration trusting the webpki roots plus the certificates in `ca_file`.
+///
+/// # Errors
+///
+/// [`WsConfigError::CaFile`] when the file cannot be read or holds no certificate.
+pub fn tls_config(ca_file: Option<&PathBuf>) -> Result<Arc<rustls::ClientConfig>, WsConfigError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_file {
@@ -226,7 +247,7 @@ fn tls_config(ca_file: Option<&PathBuf>) -> Result<Arc<rustls::ClientConfig>, Ws
 /// One WebSocket connection with reconnects.
 pub struct WsConnection {
     settings: WsSettings,
-    target: Target,
+    target: Endpoint,
     tls: Option<Arc<rustls::ClientConfig>>,
     token: mio::Token,
     state: State,
@@ -545,7 +566,8 @@ mod tests {
         assert!(parse_url("wss://stream.binance.com:9443/stream?streams=a")
             .is_ok_and(|t| t.tls && t.port == 9443));
         assert!(parse_url("ws://127.0.0.1/ws").is_ok_and(|t| !t.tls && t.port == 80));
-        assert!(parse_url("http://x").is_err());
+        assert!(parse_url("https://x").is_ok_and(|t| t.tls && t.port == 443));
+        assert!(parse_url("ftp://x").is_err());
         assert!(parse_url("wss://:1/").is_err());
         assert!(parse_url("wss://host:port/").is_err());
     }
