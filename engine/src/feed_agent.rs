@@ -452,23 +452,22 @@ impl FeedAgent {
                     out.book_dirty[i] = true;
                     out.status(i, FeedState::Live, source);
                 }
-                _ if conn.is_open() => {
-                    if snapshots
+                _ if conn.is_open()
+                    && snapshots
                         .requests
                         .push(SnapshotRequest {
                             instrument: i as u16,
                         })
-                        .is_ok()
-                    {
-                        snapshot_in_flight[i] = true;
-                    }
+                        .is_ok() =>
+                {
+                    snapshot_in_flight[i] = true;
                 }
                 _ => {}
             }
         }
-        for i in 0..out.instruments {
+        for (i, last) in last_message.iter().enumerate().take(out.instruments) {
             if out.market[i].feed_state == FeedState::Live.code()
-                && now.saturating_duration_since(last_message[i]) > self.stale_after
+                && now.saturating_duration_since(*last) > self.stale_after
             {
                 out.status(i, FeedState::Stale, source);
             }
