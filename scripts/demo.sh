@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs tickwire's main job on the embedded default: the engine (config/demo.toml: market maker,
-# paper gateway) and the monitor's live view of it, on this machine, no internet, no keys.
+# Runs tickwire's main job on the embedded default, on this machine, no internet, no keys: the
+# local venue simulator (Binance wire format over TLS), the engine (config/demo.toml: market
+# maker on the venue's market data, paper fills) and the monitor's live view of it.
 #
 #   scripts/demo.sh [--listen ADDR] [--data-dir DIR] [--duration SECS]
 #
@@ -8,10 +9,8 @@
 #   --data-dir DIR    where the config copy, journal, token and logs go (default ./run)
 #   --duration SECS   stop by itself after SECS seconds (default: run until Ctrl+C)
 #
-# Market data comes from the engine's synthetic source until the local venue simulator lands;
-# it is labelled "synthetic" everywhere it appears and is never presented as market data.
-# Ctrl+C or SIGTERM stops the monitor and the engine cleanly (orders cancelled, journal flushed,
-# region removed) and leaves no process behind.
+# Ctrl+C or SIGTERM stops the monitor, the engine and the venue cleanly (orders cancelled,
+# journal flushed, region removed) and leaves no process behind.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -35,15 +34,11 @@ instance="demo-$$"
 shm="/dev/shm/tickwire-$instance"
 
 echo "building release binaries (first run takes a few minutes)..."
-(cd "$root" && cargo build --release --quiet --bins -p tickwire-engine -p tickwire-monitor)
-
-config="$data_dir/demo.toml"
-sed -e "s|^instance = .*|instance = \"$instance\"|" \
-    -e "s|^run_dir = .*|run_dir = \"$data_dir\"|" \
-    "$root/config/demo.toml" > "$config"
+(cd "$root" && cargo build --release --quiet --bins -p tickwire-engine -p tickwire-monitor -p tickwire-venue)
 
 engine_pid=""
 monitor_pid=""
+venue_pid=""
 stop_all() {
     trap - INT TERM EXIT
     [ -n "$monitor_pid" ] && kill -TERM "$monitor_pid" 2>/dev/null || true
@@ -51,10 +46,35 @@ stop_all() {
     local status=0
     if [ -n "$engine_pid" ]; then wait "$engine_pid" || status=$?; fi
     if [ -n "$monitor_pid" ]; then wait "$monitor_pid" 2>/dev/null || true; fi
+    [ -n "$venue_pid" ] && kill -TERM "$venue_pid" 2>/dev/null || true
+    if [ -n "$venue_pid" ]; then wait "$venue_pid" 2>/dev/null || true; fi
     echo "stopped (engine exit status $status)"
     exit "$status"
 }
 trap stop_all INT TERM EXIT
+
+rm -f "$data_dir/venue/venue.json"
+"$root/target/release/venue" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --data-dir "$data_dir/venue" \
+    2> "$data_dir/venue.log" &
+venue_pid=$!
+for _ in $(seq 1 200); do
+    [ -s "$data_dir/venue/venue.json" ] && break
+    kill -0 "$venue_pid" 2>/dev/null || { cat "$data_dir/venue.log" >&2; exit 1; }
+    sleep 0.05
+done
+venue_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$data_dir/venue/venue.json" "$1"; }
+venue_ws=$(venue_field venue)
+venue_rest=$(venue_field rest)
+venue_admin=$(venue_field venue_admin)
+venue_ca=$(venue_field ca_file)
+
+config="$data_dir/demo.toml"
+sed -e "s|^instance = .*|instance = \"$instance\"|" \
+    -e "s|^run_dir = .*|run_dir = \"$data_dir\"|" \
+    -e "s|^url = .*|url = \"$venue_ws/stream\"|" \
+    -e "s|^rest_url = .*|rest_url = \"$venue_rest\"|" \
+    -e "s|^ca_file = .*|ca_file = \"$venue_ca\"|" \
+    "$root/config/demo.toml" > "$config"
 
 "$root/target/release/engine" run --config "$config" 2> "$data_dir/engine.log" &
 engine_pid=$!
@@ -66,13 +86,14 @@ done
 [ -e "$shm" ] || { echo "demo.sh: engine did not create $shm" >&2; cat "$data_dir/engine.log" >&2; exit 1; }
 
 cat > "$data_dir/endpoints.json" <<JSON
-{"region": "$shm", "journal": "$data_dir/$instance.sqlite", "token_file": "$data_dir/$instance.token", "dashboard_reserved": "$listen"}
+{"venue": "$venue_ws", "venue_admin": "$venue_admin", "region": "$shm", "journal": "$data_dir/$instance.sqlite", "token_file": "$data_dir/$instance.token", "dashboard_reserved": "$listen"}
 JSON
 
-echo "tickwire is running (instance $instance, paper trading on synthetic data)"
+echo "tickwire is running (instance $instance): market maker on the local venue's data, paper fills"
+echo "  venue:     $venue_ws (admin $venue_admin)"
 echo "  live view: $root/target/release/monitor --shm $shm --watch"
 echo "  journal:   $data_dir/$instance.sqlite"
-echo "  logs:      $data_dir/engine.log"
+echo "  logs:      $data_dir/engine.log, $data_dir/venue.log"
 echo "Ctrl+C stops everything."
 
 # The monitor's terminal view, refreshed every second, in a second process that only reads

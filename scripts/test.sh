@@ -46,7 +46,7 @@ smoke_dir=$(mktemp -d)
 bash scripts/demo.sh --data-dir "$smoke_dir" --listen 127.0.0.1:18080 --duration 5 > "$smoke_dir/demo.log" 2>&1 || {
     cat "$smoke_dir/demo.log"; echo "demo smoke run failed" >&2; exit 1; }
 grep -q '"region"' "$smoke_dir/endpoints.json"
-grep -q 'synthetic' "$smoke_dir/monitor.log"
+grep -q 'venue-sim' "$smoke_dir/monitor.log"
 grep -q 'orders_requested' "$smoke_dir/monitor.log"
 rm -rf "$smoke_dir"
 
