@@ -220,3 +220,106 @@ pub fn children_of(pid: u32) -> Vec<u32> {
         })
         .collect()
 }
+
+/// A running venue simulator, killed on drop.
+#[derive(Debug)]
+pub struct VenueProcess {
+    /// The child.
+    pub child: Child,
+    /// `wss://host:port` of streams and the WebSocket API.
+    pub ws: String,
+    /// `https://host:port` of REST.
+    pub rest: String,
+    /// `host:port` of the admin endpoint.
+    pub admin: String,
+    /// The CA certificate to trust.
+    pub ca_file: PathBuf,
+}
+
+impl VenueProcess {
+    /// Starts `venue` on free loopback ports with its files in `dir`.
+    pub fn start(dir: &Path, seed: u64) -> Self {
+        let data = dir.join("venue");
+        let child = Command::new(binary("venue"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--admin",
+                "127.0.0.1:0",
+                "--step-ms",
+                "5",
+            ])
+            .args(["--seed", &seed.to_string()])
+            .arg("--data-dir")
+            .arg(&data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn venue");
+        let info_path = data.join("venue.json");
+        let info = wait_for(Duration::from_secs(30), || {
+            let text = std::fs::read_to_string(&info_path).ok()?;
+            let field = |key: &str| -> Option<String> {
+                let start = text.find(&format!("\"{key}\":\""))? + key.len() + 4;
+                Some(text[start..start + text[start..].find('"')?].to_string())
+            };
+            Some((
+                field("venue")?,
+                field("rest")?,
+                field("venue_admin")?,
+                field("ca_file")?,
+            ))
+        })
+        .expect("venue started");
+        Self {
+            child,
+            ws: info.0,
+            rest: info.1,
+            admin: info.2.trim_start_matches("http://").to_string(),
+            ca_file: PathBuf::from(info.3),
+        }
+    }
+
+    /// The `[feed]` section of an engine config reading this venue.
+    pub fn feed_config(&self) -> String {
+        format!(
+            "[feed]\nsource = \"venue\"\nurl = \"{}/stream\"\nrest_url = \"{}\"\nca_file = \"{}\"\n",
+            self.ws,
+            self.rest,
+            self.ca_file.display()
+        )
+    }
+
+    /// Posts a fault to the admin endpoint; returns the HTTP status.
+    pub fn fault(&self, body: &str) -> u16 {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&self.admin).expect("admin");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        write!(
+            s,
+            "POST /admin/fault HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("write");
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0)
+    }
+}
+
+impl Drop for VenueProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `test_config` with the `[feed]` section replaced.
+pub fn with_feed(config: &str, feed_section: &str) -> String {
+    let start = config.find("[feed]").expect("[feed]");
+    let end = start + config[start..].find("\n[gateway]").expect("[gateway]");
+    format!("{}{}{}", &config[..start], feed_section, &config[end..])
+        .replace("synthetic_start = \"50000.00\"\n", "")
+}

@@ -1,0 +1,97 @@
+//! The engine on the venue simulator's market data over TLS: book synchronisation, quoting and
+//! paper fills; and the venue's feed faults — a dropped connection, a sequence gap, a stall and
+//! a malformed frame — each ending with the feed live again, with nothing quoted on stale data.
+
+use std::time::Duration;
+use tickwire_shm::layout::{CounterId, DataSource, FeedState};
+use tickwire_shm::region::RegionReader;
+use tickwire_tests::{test_config, wait_for, with_feed, EngineProcess, VenueProcess};
+
+fn feed_state(r: &RegionReader) -> Option<FeedState> {
+    FeedState::from_code(r.market(0).ok()?.feed_state)
+}
+
+fn wait_live(r: &RegionReader, what: &str) {
+    wait_for(Duration::from_secs(30), || {
+        (feed_state(r) == Some(FeedState::Live)).then_some(())
+    })
+    .unwrap_or_else(|| panic!("feed not live again after {what}: {:?}", r.market(0)));
+}
+
+#[test]
+fn trades_on_venue_data_and_recovers_from_every_feed_fault() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let venue = VenueProcess::start(dir.path(), 21);
+    let config = with_feed(&test_config(dir.path(), "vfeed", ""), &venue.feed_config());
+    let mut engine = EngineProcess::start(dir.path(), &config);
+    let r = engine.wait_ready();
+    wait_live(&r, "start");
+    let m = r.market(0).expect("market");
+    assert_eq!(
+        DataSource::from_code(m.data_source),
+        Some(DataSource::VenueSim)
+    );
+    assert!(m.bid > 0 && m.ask > m.bid, "{m:?}");
+    assert!(r.book(0).expect("book").bid_count > 0, "book published");
+    assert!(
+        r.counter(CounterId::FeedResyncs) >= 1,
+        "synchronised from a snapshot"
+    );
+    wait_for(Duration::from_secs(30), || {
+        (r.fills_written() > 0).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no fills; stderr:\n{}", engine.stderr_text()));
+
+    // Disconnect: reconnect, resubscribe, resync.
+    let resyncs = r.counter(CounterId::FeedResyncs);
+    assert_eq!(venue.fault(r#"{"kind":"disconnect"}"#), 200);
+    wait_for(Duration::from_secs(30), || {
+        (r.counter(CounterId::FeedReconnects) >= 1).then_some(())
+    })
+    .expect("reconnect counted");
+    wait_live(&r, "disconnect");
+    assert!(
+        r.counter(CounterId::FeedResyncs) > resyncs,
+        "resynchronised after reconnecting"
+    );
+
+    // Gap: detected, resynchronised from a new snapshot.
+    assert_eq!(venue.fault(r#"{"kind":"gap"}"#), 200);
+    wait_for(Duration::from_secs(30), || {
+        (r.counter(CounterId::FeedGaps) >= 1).then_some(())
+    })
+    .expect("gap detected");
+    wait_live(&r, "gap");
+
+    // Malformed frame: counted, the connection carries on.
+    assert_eq!(venue.fault(r#"{"kind":"malformed"}"#), 200);
+    wait_for(Duration::from_secs(30), || {
+        (r.counter(CounterId::DecodeErrors) >= 1).then_some(())
+    })
+    .expect("decode error counted");
+    wait_live(&r, "malformed frame");
+
+    // Stall longer than the staleness threshold (1 s): stale, no open orders, then live again.
+    assert_eq!(venue.fault(r#"{"kind":"stall","ms":2500}"#), 200);
+    wait_for(Duration::from_secs(10), || {
+        (feed_state(&r) == Some(FeedState::Stale)).then_some(())
+    })
+    .expect("stale during the stall");
+    wait_for(Duration::from_secs(5), || {
+        (r.open_orders().ok()?.count == 0).then_some(())
+    })
+    .expect("quotes cancelled while stale");
+    wait_live(&r, "stall");
+    wait_for(Duration::from_secs(10), || {
+        (r.open_orders().ok()?.count > 0).then_some(())
+    })
+    .expect("quoting again on live data");
+
+    engine.signal(libc::SIGTERM);
+    assert!(
+        engine.wait_exit(Duration::from_secs(10)).success(),
+        "{}",
+        engine.stderr_text()
+    );
+    assert_eq!(r.counter(CounterId::HotPathAllocations), 0);
+}
