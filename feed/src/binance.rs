@@ -16,90 +16,12 @@
 //! index, the byte offset of a JSON error); nothing panics on input, nothing wraps.
 
 use crate::event::{Quote, Trade};
-use crate::fixed::{parse_decimal, DecimalError, InstrumentId, Price, Qty, Side};
-use simd_json::{Node, StaticNode};
+use crate::fixed::{parse_decimal, InstrumentId, Price, Qty, Side};
+use crate::json::{field, skip, Node, Obj, TapeParser};
+pub use crate::json::{DecodeError, FieldProblem, MAX_MESSAGE};
 
 /// Levels per side accepted in one depth message or snapshot (the venue's snapshot maximum).
 pub const MAX_LEVELS: usize = 5000;
-/// Largest frame accepted, bytes.
-pub const MAX_MESSAGE: usize = 4 << 20;
-
-/// What was wrong with a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum FieldProblem {
-    /// Absent.
-    #[error("missing")]
-    Missing,
-    /// Present with another JSON type.
-    #[error("wrong type")]
-    WrongType,
-    /// A decimal string that does not convert.
-    #[error("{0}")]
-    Decimal(DecimalError),
-    /// Zero or negative where only positive values are valid.
-    #[error("not positive")]
-    NotPositive,
-    /// Negative where only non-negative values are valid.
-    #[error("negative")]
-    Negative,
-}
-
-/// Why a frame was rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    /// Longer than [`MAX_MESSAGE`].
-    #[error("frame of {len} bytes exceeds {MAX_MESSAGE}")]
-    Oversize {
-        /// Its length.
-        len: usize,
-    },
-    /// Not valid JSON (or not UTF-8).
-    #[error("invalid JSON at byte {at}")]
-    Json {
-        /// Byte offset the parser stopped at.
-        at: usize,
-    },
-    /// Valid JSON that is not an object.
-    #[error("not a JSON object")]
-    NotObject,
-    /// An object of no kind this decoder knows.
-    #[error("unknown message kind")]
-    UnknownKind,
-    /// A field is wrong.
-    #[error("field {field:?}: {problem}")]
-    Field {
-        /// The field.
-        field: &'static str,
-        /// What is wrong.
-        problem: FieldProblem,
-    },
-    /// A depth level is wrong.
-    #[error("{side} level {index}: {problem}")]
-    Level {
-        /// `"b"`, `"a"`, `"bids"` or `"asks"`.
-        side: &'static str,
-        /// Index of the level.
-        index: usize,
-        /// What is wrong.
-        problem: FieldProblem,
-    },
-    /// More levels than [`MAX_LEVELS`].
-    #[error("{side}: more than {MAX_LEVELS} levels")]
-    TooManyLevels {
-        /// The side.
-        side: &'static str,
-    },
-    /// A symbol not in the decoder's table.
-    #[error("unknown symbol")]
-    UnknownSymbol,
-    /// A depth diff whose first update id is after its last.
-    #[error("update ids out of order (U > u)")]
-    UpdateIdsReversed,
-}
-
-fn field(field: &'static str, problem: FieldProblem) -> DecodeError {
-    DecodeError::Field { field, problem }
-}
 
 /// An instrument the decoder knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,9 +102,8 @@ pub struct BinanceDecoder {
     /// When set, an unknown symbol is added with these (price, qty) decimals instead of being
     /// rejected (for tools that read recordings of any symbol).
     auto_symbols: Option<(u32, u32)>,
-    buffers: simd_json::Buffers,
-    /// The tape, kept between messages for its allocation (empty between calls).
-    tape: Option<simd_json::tape::Tape<'static>>,
+    /// The reused parser (taken out while a message is walked).
+    parser: Option<TapeParser>,
     bids: Vec<(Price, Qty)>,
     asks: Vec<(Price, Qty)>,
 }
@@ -192,84 +113,6 @@ impl std::fmt::Debug for BinanceDecoder {
         f.debug_struct("BinanceDecoder")
             .field("symbols", &self.symbols)
             .finish_non_exhaustive()
-    }
-}
-
-/// A view of one tape object: the node index of each value by key.
-struct Obj<'t, 'i> {
-    nodes: &'t [Node<'i>],
-    /// Index of the object header.
-    at: usize,
-}
-
-/// Index just past the value starting at `i`.
-fn skip(nodes: &[Node<'_>], i: usize) -> usize {
-    match nodes.get(i) {
-        Some(Node::Object { count, .. } | Node::Array { count, .. }) => i + 1 + count,
-        _ => i + 1,
-    }
-}
-
-impl<'t, 'i> Obj<'t, 'i> {
-    fn at(nodes: &'t [Node<'i>], at: usize) -> Option<Self> {
-        matches!(nodes.get(at), Some(Node::Object { .. })).then_some(Self { nodes, at })
-    }
-
-    /// The value node index for `key`.
-    fn get(&self, key: &str) -> Option<usize> {
-        let Some(Node::Object { len, .. }) = self.nodes.get(self.at) else {
-            return None;
-        };
-        let mut i = self.at + 1;
-        for _ in 0..*len {
-            let k = self.nodes.get(i)?;
-            let value = i + 1;
-            if matches!(k, Node::String(s) if *s == key) {
-                return Some(value);
-            }
-            i = skip(self.nodes, value);
-        }
-        None
-    }
-
-    fn str(&self, key: &'static str) -> Result<&'i str, DecodeError> {
-        match self.get(key).map(|i| self.nodes[i]) {
-            Some(Node::String(s)) => Ok(s),
-            Some(_) => Err(field(key, FieldProblem::WrongType)),
-            None => Err(field(key, FieldProblem::Missing)),
-        }
-    }
-
-    fn u64(&self, key: &'static str) -> Result<u64, DecodeError> {
-        match self.get(key).map(|i| self.nodes[i]) {
-            Some(Node::Static(StaticNode::U64(v))) => Ok(v),
-            Some(Node::Static(StaticNode::I64(v))) => {
-                u64::try_from(v).map_err(|_| field(key, FieldProblem::Negative))
-            }
-            Some(_) => Err(field(key, FieldProblem::WrongType)),
-            None => Err(field(key, FieldProblem::Missing)),
-        }
-    }
-
-    fn bool(&self, key: &'static str) -> Result<bool, DecodeError> {
-        match self.get(key).map(|i| self.nodes[i]) {
-            Some(Node::Static(StaticNode::Bool(b))) => Ok(b),
-            Some(_) => Err(field(key, FieldProblem::WrongType)),
-            None => Err(field(key, FieldProblem::Missing)),
-        }
-    }
-
-    fn decimal(&self, key: &'static str, decimals: u32) -> Result<i64, DecodeError> {
-        let s = self.str(key)?;
-        parse_decimal(s.as_bytes(), decimals).map_err(|e| field(key, FieldProblem::Decimal(e)))
-    }
-
-    fn positive(&self, key: &'static str, decimals: u32) -> Result<i64, DecodeError> {
-        let v = self.decimal(key, decimals)?;
-        if v <= 0 {
-            return Err(field(key, FieldProblem::NotPositive));
-        }
-        Ok(v)
     }
 }
 
@@ -288,7 +131,10 @@ fn levels(
         return Err(field(side, FieldProblem::WrongType));
     };
     if *len > MAX_LEVELS {
-        return Err(DecodeError::TooManyLevels { side });
+        return Err(DecodeError::TooManyLevels {
+            side,
+            max: MAX_LEVELS,
+        });
     }
     let level_err = |index, problem| DecodeError::Level {
         side,
@@ -325,8 +171,7 @@ impl BinanceDecoder {
         Self {
             symbols,
             auto_symbols: None,
-            buffers: simd_json::Buffers::new(4096),
-            tape: Some(simd_json::tape::Tape::null().reset()),
+            parser: Some(TapeParser::default()),
             bids: Vec::with_capacity(MAX_LEVELS),
             asks: Vec::with_capacity(MAX_LEVELS),
         }
@@ -382,23 +227,9 @@ impl BinanceDecoder {
         input: &mut [u8],
         walk: impl FnOnce(&mut Self, &[Node<'_>]) -> Result<R, DecodeError>,
     ) -> Result<R, DecodeError> {
-        if input.len() > MAX_MESSAGE {
-            return Err(DecodeError::Oversize { len: input.len() });
-        }
-        let mut tape = self
-            .tape
-            .take()
-            .unwrap_or_else(|| simd_json::tape::Tape::null().reset())
-            .reset();
-        let parsed = simd_json::fill_tape(input, &mut self.buffers, &mut tape);
-        let result = match parsed {
-            Ok(()) => {
-                let nodes: &[Node<'_>] = &tape.0;
-                walk(self, nodes)
-            }
-            Err(e) => Err(DecodeError::Json { at: e.index() }),
-        };
-        self.tape = Some(tape.reset());
+        let mut parser = self.parser.take().unwrap_or_default();
+        let result = parser.parse(input, |nodes| walk(self, nodes));
+        self.parser = Some(parser);
         result
     }
 
@@ -531,6 +362,7 @@ impl BinanceDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixed::DecimalError;
 
     fn decoder() -> BinanceDecoder {
         BinanceDecoder::new(vec![SymbolSpec {
@@ -635,7 +467,8 @@ mod tests {
             r#"{{"e":"depthUpdate","E":1,"s":"BNBUSDT","U":1,"u":2,"b":[{}],"a":[]}}"#,
             vec![r#"["1","1"]"#; MAX_LEVELS + 1].join(",")
         );
-        let cases: Vec<(String, DecodeError)> = vec![
+        let cases: Vec<(String, DecodeError)> =
+            vec![
             (
                 r#"{"u":1,"s":"BNBUSDT","b":"25.3"#.into(),
                 DecodeError::Json { at: 0 },
@@ -710,7 +543,7 @@ mod tests {
             ),
             (deep, DecodeError::NotObject),
             (huge_string, DecodeError::UnknownSymbol),
-            (many_levels, DecodeError::TooManyLevels { side: "b" }),
+            (many_levels, DecodeError::TooManyLevels { side: "b", max: MAX_LEVELS }),
         ];
         for (text, expected) in cases {
             let got = decode(&mut d, &text);

@@ -39,6 +39,7 @@ pub mod book;
 pub mod depth_sync;
 mod event;
 mod fixed;
+pub mod json;
 pub mod synthetic;
 pub mod ws;
 
