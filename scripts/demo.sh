@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs tickwire's main job on the embedded default, on this machine, no internet, no keys: the
 # local venue simulator (Binance wire format over TLS), the engine (config/demo.toml: market
-# maker on the venue's market data, paper fills) and the monitor's live view of it.
+# maker quoting on the venue, orders over its WebSocket API) and the monitor's live view of it.
 #
 #   scripts/demo.sh [--listen ADDR] [--data-dir DIR] [--duration SECS]
 #
@@ -71,9 +71,9 @@ venue_ca=$(venue_field ca_file)
 config="$data_dir/demo.toml"
 sed -e "s|^instance = .*|instance = \"$instance\"|" \
     -e "s|^run_dir = .*|run_dir = \"$data_dir\"|" \
-    -e "s|^url = .*|url = \"$venue_ws/stream\"|" \
-    -e "s|^rest_url = .*|rest_url = \"$venue_rest\"|" \
-    -e "s|^ca_file = .*|ca_file = \"$venue_ca\"|" \
+    -e "s|wss://127.0.0.1:9443|$venue_ws|" \
+    -e "s|https://127.0.0.1:9443|$venue_rest|" \
+    -e "s|run/venue/venue-ca.pem|$venue_ca|" \
     "$root/config/demo.toml" > "$config"
 
 "$root/target/release/engine" run --config "$config" 2> "$data_dir/engine.log" &
@@ -89,7 +89,7 @@ cat > "$data_dir/endpoints.json" <<JSON
 {"venue": "$venue_ws", "venue_admin": "$venue_admin", "region": "$shm", "journal": "$data_dir/$instance.sqlite", "token_file": "$data_dir/$instance.token", "dashboard_reserved": "$listen"}
 JSON
 
-echo "tickwire is running (instance $instance): market maker on the local venue's data, paper fills"
+echo "tickwire is running (instance $instance): market maker trading on the local venue over TLS"
 echo "  venue:     $venue_ws (admin $venue_admin)"
 echo "  live view: $root/target/release/monitor --shm $shm --watch"
 echo "  journal:   $data_dir/$instance.sqlite"

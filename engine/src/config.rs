@@ -65,6 +65,10 @@ pub enum SourceKind {
 pub enum ModeKind {
     /// Matched in-process against the feed's quotes (see `tickwire_gateway::paper`).
     Paper,
+    /// Orders over the WebSocket API of the local venue simulator.
+    Sim,
+    /// Signed orders over the venue's WebSocket API, with real keys.
+    Live,
 }
 
 /// Which strategy runs.
@@ -141,6 +145,10 @@ struct GatewayFile {
     mode: ModeKind,
     #[serde(default = "default_max_resting")]
     max_resting: usize,
+    url: Option<String>,
+    ca_file: Option<PathBuf>,
+    api_key: Option<String>,
+    credentials_file: Option<PathBuf>,
 }
 
 fn default_max_resting() -> usize {
@@ -250,6 +258,15 @@ pub struct GatewaySettings {
     pub mode: ModeKind,
     /// Resting orders the paper venue holds.
     pub max_resting: usize,
+    /// WebSocket API endpoint (`wss://host:port/ws-api/v3`) for sim and live.
+    pub url: Option<String>,
+    /// Extra CA certificate to trust (the local venue's).
+    pub ca_file: Option<PathBuf>,
+    /// Sim: the account's API key on the simulator (not a secret).
+    pub api_key: Option<String>,
+    /// Live: key file (API key, then secret; mode 0600). Without it, the keys come from
+    /// `TICKWIRE_API_KEY` / `TICKWIRE_API_SECRET`.
+    pub credentials_file: Option<PathBuf>,
 }
 
 /// Risk limits shared by all instruments (per-instrument ones live in [`Instrument`]).
@@ -463,6 +480,51 @@ impl Validator<'_> {
             1,
             1_000_000,
         )?;
+        let g = &f.gateway;
+        match g.mode {
+            ModeKind::Paper => {
+                for (key, set) in [
+                    ("gateway.url", g.url.is_some()),
+                    ("gateway.ca_file", g.ca_file.is_some()),
+                    ("gateway.api_key", g.api_key.is_some()),
+                    ("gateway.credentials_file", g.credentials_file.is_some()),
+                ] {
+                    if set {
+                        return Err((self.invalid)(
+                            key,
+                            "does not apply to mode = \"paper\"".into(),
+                        ));
+                    }
+                }
+            }
+            ModeKind::Sim | ModeKind::Live => {
+                let url = g.url.as_deref().ok_or_else(|| {
+                    (self.invalid)(
+                        "gateway.url",
+                        "required for mode sim and live (wss://host:port/ws-api/v3)".into(),
+                    )
+                })?;
+                tickwire_feed::ws::parse_url(url)
+                    .map_err(|e| (self.invalid)("gateway.url", e.to_string()))?;
+                if let Some(ca) = &g.ca_file {
+                    tickwire_feed::ws::tls_config(Some(ca))
+                        .map_err(|e| (self.invalid)("gateway.ca_file", e.to_string()))?;
+                }
+                if g.mode == ModeKind::Sim && g.credentials_file.is_some() {
+                    return Err((self.invalid)(
+                        "gateway.credentials_file",
+                        "real keys are for mode = \"live\" only".into(),
+                    ));
+                }
+                if g.mode == ModeKind::Live && g.api_key.is_some() {
+                    return Err((self.invalid)(
+                        "gateway.api_key",
+                        "live keys come from credentials_file or the environment, never the config"
+                            .into(),
+                    ));
+                }
+            }
+        }
         let feed = &f.feed;
         let synthetic_rate_hz = match (feed.source, feed.synthetic_rate_hz) {
             (SourceKind::Synthetic, None) => {
@@ -641,6 +703,10 @@ impl Validator<'_> {
             gateway: GatewaySettings {
                 mode: f.gateway.mode,
                 max_resting: f.gateway.max_resting,
+                url: f.gateway.url.clone(),
+                ca_file: f.gateway.ca_file.clone(),
+                api_key: f.gateway.api_key.clone(),
+                credentials_file: f.gateway.credentials_file.clone(),
             },
             risk: RiskSettings {
                 max_orders_per_sec: f.risk.max_orders_per_sec,
@@ -773,7 +839,22 @@ synthetic_start = "50000.00"
                 "instance = \"../etc\"",
                 &["engine.instance"],
             ),
-            ("mode = \"paper\"", "mode = \"live\"", &["live", "paper"]),
+            ("mode = \"paper\"", "mode = \"fast\"", &["fast", "paper"]),
+            (
+                "mode = \"paper\"",
+                "mode = \"sim\"",
+                &["gateway.url", "required"],
+            ),
+            (
+                "mode = \"paper\"",
+                "mode = \"paper\"\nurl = \"wss://h:1/ws-api/v3\"",
+                &["gateway.url", "does not apply"],
+            ),
+            (
+                "mode = \"paper\"",
+                "mode = \"live\"\nurl = \"wss://h:1/ws-api/v3\"\napi_key = \"k\"",
+                &["gateway.api_key", "never the config"],
+            ),
             (
                 "synthetic_start = \"50000.00\"",
                 "",

@@ -1,5 +1,14 @@
-//! The gateway thread's agent (paper mode): takes order requests from the strategy, executes
-//! them against the in-process paper venue, and returns execution reports.
+//! The gateway thread's agent: takes order requests from the strategy, executes them on the
+//! venue, and returns execution reports.
+//!
+//! Venues:
+//! - paper: matched in-process against the feed's quotes ([`PaperExchange`]).
+//! - sim / live: the Binance WebSocket API ([`VenueSession`]) — `order.place` /
+//!   `order.cancel` requests encoded (and signed) by [`OrderEncoder`], responses and user-data
+//!   execution reports decoded by [`OrderEntryDecoder`]. Responses carry acceptances,
+//!   rejections and cancels; execution reports carry fills and expiries. An order that cannot
+//!   be sent because the session is down is rejected at once, so the strategy never waits on a
+//!   request that was not made.
 //!
 //! Execution reports are never dropped: one that finds the report ring full waits in a
 //! pre-allocated backlog (counted as `report_queue_full`) and goes out first on the next turn.
@@ -9,18 +18,77 @@ use crate::idle::Agent;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tickwire_feed::Quote;
+use std::time::{Duration, Instant};
+use tickwire_feed::ws::{WsConnection, WsEvent};
+use tickwire_feed::{InstrumentId, Quote, Side};
+use tickwire_gateway::binance::{OrderEncoder, OrderEntryDecoder, OrderEntryMessage};
 use tickwire_gateway::paper::PaperExchange;
-use tickwire_gateway::{ExecKind, ExecReport, OrderMsg, OrderRequest};
+use tickwire_gateway::{ExecKind, ExecReport, OrderMsg, OrderRequest, RejectReason};
 use tickwire_shm::layout::{CounterId, Stage};
 use tickwire_shm::region::GatewaySection;
 
 const BACKLOG_CAPACITY: usize = 4096;
+/// Request ids of cancels: the client id with this bit set (new orders use the client id).
+const CANCEL_ID: u64 = 1 << 62;
+/// Requests awaiting a response, at most (a full table rejects new orders).
+const IN_FLIGHT: usize = 1024;
+/// The venue error code reported when the session is down.
+pub const SESSION_DOWN: i32 = -1001;
+
+/// An order-entry session on a venue's WebSocket API.
+pub struct VenueSession {
+    poll: mio::Poll,
+    events: mio::Events,
+    conn: WsConnection,
+    encoder: OrderEncoder,
+    decoder: OrderEntryDecoder,
+    /// Requests sent and not answered: (request id, instrument, side).
+    in_flight: Vec<(u64, InstrumentId, Side)>,
+}
+
+impl std::fmt::Debug for VenueSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VenueSession")
+            .field("conn", &self.conn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VenueSession {
+    /// A session over `conn` (whose subscriptions subscribe to the user-data stream).
+    ///
+    /// # Errors
+    ///
+    /// When the poll cannot be created.
+    pub fn new(
+        conn: WsConnection,
+        encoder: OrderEncoder,
+        decoder: OrderEntryDecoder,
+    ) -> std::io::Result<Self> {
+        Ok(Self {
+            poll: mio::Poll::new()?,
+            events: mio::Events::with_capacity(16),
+            conn,
+            encoder,
+            decoder,
+            in_flight: Vec::with_capacity(IN_FLIGHT),
+        })
+    }
+}
+
+/// Where orders go.
+#[derive(Debug)]
+pub enum Venue {
+    /// In-process paper matching.
+    Paper(Box<PaperExchange>),
+    /// A venue's WebSocket API.
+    Session(Box<VenueSession>),
+}
 
 /// The gateway thread's agent.
 #[derive(Debug)]
 pub struct GatewayAgent {
-    venue: PaperExchange,
+    venue: Venue,
     order_rx: rtrb::Consumer<OrderMsg>,
     quote_rx: rtrb::Consumer<Quote>,
     out: ReportOut,
@@ -58,10 +126,16 @@ impl ReportOut {
     }
 }
 
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 impl GatewayAgent {
-    /// A paper gateway.
-    pub fn paper(
-        venue: PaperExchange,
+    /// A gateway sending to `venue`.
+    pub fn new(
+        venue: Venue,
         order_rx: rtrb::Consumer<OrderMsg>,
         quote_rx: rtrb::Consumer<Quote>,
         report_tx: rtrb::Producer<ExecReport>,
@@ -82,6 +156,124 @@ impl GatewayAgent {
             stop,
         }
     }
+
+    /// Sends one request to the session; rejects it at once if it cannot be sent.
+    fn send(session: &mut VenueSession, out: &mut ReportOut, request: &OrderRequest) {
+        let (id, instrument, side, client_id) = match *request {
+            OrderRequest::New(o) => (o.client_id, o.instrument, o.side, o.client_id),
+            OrderRequest::Cancel {
+                client_id,
+                instrument,
+            } => (client_id | CANCEL_ID, instrument, Side::Buy, client_id),
+        };
+        let reject = |out: &mut ReportOut| {
+            let kind = match request {
+                OrderRequest::New(_) => ExecKind::Rejected(RejectReason::Venue(SESSION_DOWN)),
+                OrderRequest::Cancel { .. } => {
+                    ExecKind::CancelRejected(RejectReason::Venue(SESSION_DOWN))
+                }
+            };
+            out.emit(ExecReport {
+                client_id,
+                instrument,
+                side,
+                kind,
+            });
+        };
+        if session.in_flight.len() >= IN_FLIGHT || !session.conn.is_open() {
+            return reject(out);
+        }
+        let now = unix_ms();
+        let frame = match request {
+            OrderRequest::New(o) => session.encoder.new_order(o, id, now),
+            OrderRequest::Cancel {
+                client_id,
+                instrument,
+            } => session.encoder.cancel(*client_id, *instrument, id, now),
+        };
+        let sent = match frame {
+            Some(bytes) => session.conn.send_text(bytes).is_ok(),
+            None => false,
+        };
+        if sent {
+            session.in_flight.push((id, instrument, side));
+        } else {
+            reject(out);
+        }
+    }
+
+    fn session_turn(&mut self) -> usize {
+        let Venue::Session(session) = &mut self.venue else {
+            return 0;
+        };
+        if session
+            .poll
+            .poll(&mut session.events, Some(Duration::ZERO))
+            .is_err()
+        {
+            return 0;
+        }
+        let VenueSession {
+            poll,
+            conn,
+            decoder,
+            in_flight,
+            ..
+        } = &mut **session;
+        let out = &mut self.out;
+        let mut work = 0;
+        let event = conn.drive(poll.registry(), Instant::now(), &mut |bytes| {
+            work += 1;
+            match decoder.decode(bytes) {
+                Ok(OrderEntryMessage::Execution(report)) => out.emit(report),
+                Ok(OrderEntryMessage::Response {
+                    id: Some(id),
+                    outcome,
+                }) => {
+                    let Some(at) = in_flight.iter().position(|(i, ..)| *i == id) else {
+                        return;
+                    };
+                    let (_, instrument, side) = in_flight.swap_remove(at);
+                    let cancel = id & CANCEL_ID != 0;
+                    let client_id = id & !CANCEL_ID;
+                    let kind = match (cancel, outcome) {
+                        (false, Ok(())) => ExecKind::Accepted,
+                        (false, Err(code)) => ExecKind::Rejected(RejectReason::Venue(code)),
+                        (true, Ok(())) => ExecKind::Canceled,
+                        (true, Err(code)) => ExecKind::CancelRejected(RejectReason::Venue(code)),
+                    };
+                    out.emit(ExecReport {
+                        client_id,
+                        instrument,
+                        side,
+                        kind,
+                    });
+                }
+                Ok(_) => {}
+                Err(_) => out.section.counter(CounterId::DecodeErrors).add_shared(1),
+            }
+        });
+        if let Some(WsEvent::Disconnected(_)) = event {
+            // Requests in flight will not be answered on this connection: reject new orders
+            // (the venue may still hold them; start-up reconciliation settles that) and refuse
+            // cancels so the strategy retries them.
+            for (id, instrument, side) in in_flight.drain(..) {
+                let client_id = id & !CANCEL_ID;
+                let kind = if id & CANCEL_ID != 0 {
+                    ExecKind::CancelRejected(RejectReason::Venue(SESSION_DOWN))
+                } else {
+                    ExecKind::Rejected(RejectReason::Venue(SESSION_DOWN))
+                };
+                out.emit(ExecReport {
+                    client_id,
+                    instrument,
+                    side,
+                    kind,
+                });
+            }
+        }
+        work
+    }
 }
 
 impl Agent for GatewayAgent {
@@ -90,23 +282,28 @@ impl Agent for GatewayAgent {
     }
 
     fn do_work(&mut self) -> usize {
-        let mut work = 0;
+        let mut work = self.session_turn();
         self.out.flush();
         while let Ok(quote) = self.quote_rx.pop() {
-            let out = &mut self.out;
-            self.venue
-                .on_quote(&quote, quote.recv_tsc, &mut |r| out.emit(r));
+            if let Venue::Paper(venue) = &mut self.venue {
+                let out = &mut self.out;
+                venue.on_quote(&quote, quote.recv_tsc, &mut |r| out.emit(r));
+            }
             work += 1;
         }
         while let Ok(msg) = self.order_rx.pop() {
             let popped = self.clock.ticks();
-            let section = &self.out.section;
-            section
+            self.out
+                .section
                 .latency(Stage::StrategyToGateway)
                 .record(popped.wrapping_sub(msg.pushed_tsc));
-            let out = &mut self.out;
-            self.venue
-                .on_request(&msg.request, popped, &mut |r| out.emit(r));
+            match &mut self.venue {
+                Venue::Paper(venue) => {
+                    let out = &mut self.out;
+                    venue.on_request(&msg.request, popped, &mut |r| out.emit(r));
+                }
+                Venue::Session(session) => Self::send(session, &mut self.out, &msg.request),
+            }
             let written = self.clock.ticks();
             let section = &self.out.section;
             section

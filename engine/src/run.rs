@@ -4,9 +4,9 @@
 //! (drains the journal), log — join every thread, and remove the region and token.
 
 use crate::clock::LatencyClock;
-use crate::config::{Config, IdleKind, SourceKind};
+use crate::config::{Config, IdleKind, ModeKind, SourceKind};
 use crate::feed_agent::{FeedAgent, FeedWiring, VenueFeed};
-use crate::gateway_agent::GatewayAgent;
+use crate::gateway_agent::{GatewayAgent, Venue, VenueSession};
 use crate::idle::{run_agent, Agent, Idle};
 use crate::instance::{InstanceLock, TokenFile};
 use crate::journal::{journal_ring, EngineEvent, JournalRecord, JournalWriter};
@@ -28,6 +28,9 @@ use tickwire_feed::synthetic::{SyntheticParams, SyntheticQuotes};
 use tickwire_feed::ws::{WsConnection, WsSettings};
 use tickwire_feed::DataSource;
 use tickwire_feed::{InstrumentId, Price, Qty};
+use tickwire_gateway::binance::{
+    Credentials, OrderEncoder, OrderEntryDecoder, SymbolSpec as GatewaySymbol,
+};
 use tickwire_gateway::paper::PaperExchange;
 use tickwire_shm::layout::{
     flags, write_str, EngineState, EngineStatus, GatewayMode, InstrumentInfo, Reason,
@@ -211,8 +214,12 @@ pub fn build_pipeline(
     let helpers_stop = Arc::new(AtomicBool::new(false));
     let publish_ns = config.engine.publish_interval_us * 1000;
 
-    let gateway = GatewayAgent::paper(
-        PaperExchange::new(config.gateway.max_resting),
+    let venue = match config.gateway.mode {
+        ModeKind::Paper => Venue::Paper(Box::new(PaperExchange::new(config.gateway.max_resting))),
+        ModeKind::Sim | ModeKind::Live => Venue::Session(Box::new(venue_session(config)?)),
+    };
+    let gateway = GatewayAgent::new(
+        venue,
         order_rx,
         quote_rx,
         report_tx,
@@ -222,7 +229,7 @@ pub fn build_pipeline(
     );
     let wiring = FeedWiring {
         strategy_tx: market_tx,
-        gateway_tx: Some(quote_tx),
+        gateway_tx: (config.gateway.mode == ModeKind::Paper).then_some(quote_tx),
         section: sections.feed,
         clock: clock.clone(),
         publish_interval_ns: publish_ns.min(100_000),
@@ -248,7 +255,12 @@ pub fn build_pipeline(
         shutdown_timeout_ns: config.engine.shutdown_timeout_ms * 1_000_000,
         warmup_events: config.engine.warmup_events,
         status_template: EngineStatus {
-            gateway_mode: GatewayMode::Paper.code(),
+            gateway_mode: match config.gateway.mode {
+                ModeKind::Paper => GatewayMode::Paper,
+                ModeKind::Sim => GatewayMode::Sim,
+                ModeKind::Live => GatewayMode::Live,
+            }
+            .code(),
             strategy_core: -1,
             busy_spin: u32::from(config.engine.idle == IdleKind::BusySpin),
             ..EngineStatus::default()
@@ -346,6 +358,41 @@ fn venue_feed(
     let venue = VenueFeed::new(conn, decoder, config.instruments.len(), client, source)
         .context("feed poll")?;
     Ok((FeedAgent::venue(venue, wiring), fetcher))
+}
+
+fn venue_session(config: &Config) -> Result<VenueSession> {
+    let g = &config.gateway;
+    let url = g.url.as_deref().context("gateway.url")?;
+    let credentials = match g.mode {
+        ModeKind::Live => match &g.credentials_file {
+            Some(path) => Credentials::from_file(path)?,
+            None => Credentials::from_env("TICKWIRE_API_KEY", "TICKWIRE_API_SECRET")?,
+        },
+        _ => Credentials::new(g.api_key.as_deref().unwrap_or("tickwire-sim"), b""),
+    };
+    let subscribe = format!(
+        r#"{{"id":"user-data","method":"userDataStream.subscribe","params":{{"apiKey":"{}"}}}}"#,
+        credentials.api_key()
+    );
+    let mut settings = WsSettings::new(url);
+    settings.ca_file = g.ca_file.clone();
+    settings.subscriptions = vec![subscribe];
+    settings.idle_timeout = Duration::from_secs(3600);
+    let conn = WsConnection::new(settings, mio::Token(1)).context("gateway connection")?;
+    let symbols: Vec<GatewaySymbol> = config
+        .instruments
+        .iter()
+        .map(|i| GatewaySymbol {
+            name: i.symbol.clone(),
+            price_decimals: i.price_decimals,
+            qty_decimals: i.qty_decimals,
+        })
+        .collect();
+    // Client order ids name this run, so they never collide with a previous run's orders.
+    let prefix = format!("tw{:x}-", (unix_now_ns() / 1_000_000) % 0xff_ffff_ffff);
+    let encoder = OrderEncoder::new(symbols.clone(), &prefix, Some(credentials));
+    let decoder = OrderEntryDecoder::new(symbols, &prefix);
+    VenueSession::new(conn, encoder, decoder).context("gateway poll")
 }
 
 fn run_journal(mut journal: JournalWriter) {

@@ -373,6 +373,24 @@ impl WsConnection {
         Ok(())
     }
 
+    /// Sends a text message on the open connection. A message the socket cannot take yet stays
+    /// queued in the connection and goes out on the next [`WsConnection::drive`].
+    ///
+    /// # Errors
+    ///
+    /// When the connection is not open or the write failed (the connection will reconnect).
+    pub fn send_text(&mut self, text: &[u8]) -> Result<(), String> {
+        let State::Open { ws, .. } = &mut self.state else {
+            return Err("not connected".into());
+        };
+        let text = std::str::from_utf8(text).map_err(|e| format!("not UTF-8: {e}"))?;
+        match ws.send(Message::text(text)) {
+            Ok(()) => Ok(()),
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(format!("send: {e}")),
+        }
+    }
+
     /// Readiness for this connection's token (edge-triggered: `drive` reads until it blocks).
     pub fn on_event(&mut self, _event: &mio::event::Event) {}
 

@@ -17,11 +17,13 @@
 //! from the environment or a file readable by its owner alone, are zeroized when dropped, and
 //! never appear in `Debug` output.
 
-use crate::{NewOrder, OrderKind};
+use crate::{ExecKind, ExecReport, NewOrder, OrderKind, RejectReason};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::path::{Path, PathBuf};
+use tickwire_feed::json::{field, DecodeError, FieldProblem, Node, Obj, StaticNode, TapeParser};
 use tickwire_feed::{write_decimal, InstrumentId, Side};
+use tickwire_feed::{Price, Qty};
 use zeroize::Zeroizing;
 
 /// Why credentials could not be loaded.
@@ -363,6 +365,164 @@ impl OrderEncoder {
     }
 }
 
+/// A decoded order-entry message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderEntryMessage {
+    /// A response to request `id` (`None` for a non-numeric id, such as the subscription's).
+    Response {
+        /// The request id.
+        id: Option<u64>,
+        /// `Ok` for status 200, else the venue's error code.
+        outcome: Result<(), i32>,
+    },
+    /// An execution report for one of this run's orders.
+    Execution(ExecReport),
+    /// An execution report that needs no action (`NEW`, `CANCELED`: the responses carry them)
+    /// or concerns an order of another run.
+    Ignored,
+}
+
+impl OrderEntryMessage {
+    /// The message kind, for tools.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OrderEntryMessage::Response { .. } => "response",
+            OrderEntryMessage::Execution(_) => "executionReport",
+            OrderEntryMessage::Ignored => "executionReport",
+        }
+    }
+}
+
+/// Decodes WebSocket API responses and user-data execution reports.
+#[derive(Debug)]
+pub struct OrderEntryDecoder {
+    parser: TapeParser,
+    symbols: Vec<SymbolSpec>,
+    client_prefix: String,
+}
+
+impl OrderEntryDecoder {
+    /// A decoder for `symbols` (indexed by instrument) and this run's client id prefix.
+    pub fn new(symbols: Vec<SymbolSpec>, client_prefix: &str) -> Self {
+        Self {
+            parser: TapeParser::default(),
+            symbols,
+            client_prefix: client_prefix.to_string(),
+        }
+    }
+
+    /// Decodes one frame.
+    ///
+    /// # Errors
+    ///
+    /// [`DecodeError`] naming what is wrong; a well-formed error response is not an error.
+    pub fn decode(&mut self, input: &mut [u8]) -> Result<OrderEntryMessage, DecodeError> {
+        let symbols = &self.symbols;
+        let prefix = self.client_prefix.as_str();
+        self.parser.parse(input, |nodes| {
+            let o = Obj::at(nodes, 0).ok_or(DecodeError::NotObject)?;
+            if let Some(event) = o.get("event") {
+                let e = Obj::at(nodes, event).ok_or(field("event", FieldProblem::WrongType))?;
+                return execution(&e, symbols, prefix);
+            }
+            let status = o.u64("status")?;
+            let id = match o.get("id").map(|i| nodes[i]) {
+                Some(Node::Static(StaticNode::U64(v))) => Some(v),
+                Some(Node::Static(StaticNode::I64(v))) => u64::try_from(v).ok(),
+                Some(Node::String(_)) | Some(Node::Static(StaticNode::Null)) => None,
+                Some(_) => return Err(field("id", FieldProblem::WrongType)),
+                None => return Err(field("id", FieldProblem::Missing)),
+            };
+            if status == 200 {
+                o.get("result")
+                    .ok_or(field("result", FieldProblem::Missing))?;
+                return Ok(OrderEntryMessage::Response {
+                    id,
+                    outcome: Ok(()),
+                });
+            }
+            let error = o
+                .get("error")
+                .and_then(|i| Obj::at(nodes, i))
+                .ok_or(field("error", FieldProblem::Missing))?;
+            let code = match error.get("code").map(|i| nodes[i]) {
+                Some(Node::Static(StaticNode::I64(c))) => {
+                    i32::try_from(c).map_err(|_| field("code", FieldProblem::WrongType))?
+                }
+                Some(Node::Static(StaticNode::U64(c))) => {
+                    i32::try_from(c).map_err(|_| field("code", FieldProblem::WrongType))?
+                }
+                Some(_) => return Err(field("code", FieldProblem::WrongType)),
+                None => return Err(field("code", FieldProblem::Missing)),
+            };
+            error.str("msg")?;
+            Ok(OrderEntryMessage::Response {
+                id,
+                outcome: Err(code),
+            })
+        })
+    }
+}
+
+fn execution(
+    e: &Obj<'_, '_>,
+    symbols: &[SymbolSpec],
+    prefix: &str,
+) -> Result<OrderEntryMessage, DecodeError> {
+    if e.str("e")? != "executionReport" {
+        return Ok(OrderEntryMessage::Ignored);
+    }
+    let symbol = e.str("s")?;
+    let (index, spec) = symbols
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.name == symbol)
+        .ok_or(DecodeError::UnknownSymbol)?;
+    let side = match e.str("S")? {
+        "BUY" => Side::Buy,
+        "SELL" => Side::Sell,
+        _ => return Err(field("S", FieldProblem::WrongType)),
+    };
+    let exec_type = e.str("x")?;
+    let Some(client_id) = e
+        .str("c")?
+        .strip_prefix(prefix)
+        .and_then(|id| id.parse().ok())
+    else {
+        return Ok(OrderEntryMessage::Ignored);
+    };
+    let instrument = InstrumentId(index as u16);
+    let kind = match exec_type {
+        "TRADE" => {
+            let (pd, qd) = (spec.price_decimals, spec.qty_decimals);
+            let qty = e.positive("l", qd)?;
+            let leaves = e.decimal("q", qd)? - e.decimal("z", qd)?;
+            if leaves < 0 {
+                return Err(field("z", FieldProblem::Negative));
+            }
+            ExecKind::Fill {
+                price: Price(e.positive("L", pd)?),
+                qty: Qty(qty),
+                leaves: Qty(leaves),
+                trade_id: e.u64("t")?,
+                maker: e.bool("m")?,
+            }
+        }
+        "EXPIRED" => ExecKind::Canceled,
+        "REJECTED" => ExecKind::Rejected(RejectReason::Venue(0)),
+        "NEW" | "CANCELED" | "REPLACED" | "TRADE_PREVENTION" => {
+            return Ok(OrderEntryMessage::Ignored)
+        }
+        _ => return Err(field("x", FieldProblem::WrongType)),
+    };
+    Ok(OrderEntryMessage::Execution(ExecReport {
+        client_id,
+        instrument,
+        side,
+        kind,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -479,6 +639,87 @@ mod tests {
         );
         assert_eq!(e.parse_client_order_id("tw7f-42"), Some(42));
         assert_eq!(e.parse_client_order_id("other-42"), None);
+    }
+
+    fn decode(text: &str) -> Result<OrderEntryMessage, DecodeError> {
+        let mut d = OrderEntryDecoder::new(
+            vec![SymbolSpec {
+                name: "ETHBTC".into(),
+                price_decimals: 8,
+                qty_decimals: 8,
+            }],
+            "tw7f-",
+        );
+        let mut bytes = text.as_bytes().to_vec();
+        d.decode(&mut bytes)
+    }
+
+    #[test]
+    fn documented_execution_report_and_responses() {
+        // The venue's documented executionReport, as a fill of one of this run's orders.
+        let report = r#"{"subscriptionId":0,"event":{"e":"executionReport","E":1499405658658,"s":"ETHBTC","c":"tw7f-9","S":"BUY","o":"LIMIT","f":"GTC","q":"1.00000000","p":"0.10264410","P":"0.00000000","F":"0.00000000","g":-1,"C":"","x":"TRADE","X":"PARTIALLY_FILLED","r":"NONE","i":4293153,"l":"0.25000000","z":"0.25000000","L":"0.10264410","n":"0","N":null,"T":1499405658657,"t":77,"v":3,"I":8641984,"w":true,"m":true,"M":false,"O":1499405658657,"Z":"0.02566102","Y":"0.02566102","Q":"0.00000000","W":1499405658657,"V":"NONE"}}"#;
+        assert_eq!(
+            decode(report),
+            Ok(OrderEntryMessage::Execution(ExecReport {
+                client_id: 9,
+                instrument: InstrumentId(0),
+                side: Side::Buy,
+                kind: ExecKind::Fill {
+                    price: Price(10_264_410),
+                    qty: Qty(25_000_000),
+                    leaves: Qty(75_000_000),
+                    trade_id: 77,
+                    maker: true,
+                },
+            }))
+        );
+        assert_eq!(
+            decode(&report.replace("tw7f-9", "other-9")),
+            Ok(OrderEntryMessage::Ignored),
+            "another run's order"
+        );
+        assert_eq!(
+            decode(&report.replace("\"x\":\"TRADE\"", "\"x\":\"NEW\"")),
+            Ok(OrderEntryMessage::Ignored)
+        );
+        assert_eq!(
+            decode(
+                r#"{"id":12,"status":200,"result":{"symbol":"ETHBTC","orderId":1,"status":"NEW"},"rateLimits":[]}"#
+            ),
+            Ok(OrderEntryMessage::Response {
+                id: Some(12),
+                outcome: Ok(())
+            })
+        );
+        assert_eq!(
+            decode(
+                r#"{"id":13,"status":400,"error":{"code":-2010,"msg":"Order would immediately match and take."}}"#
+            ),
+            Ok(OrderEntryMessage::Response {
+                id: Some(13),
+                outcome: Err(-2010)
+            })
+        );
+        assert_eq!(
+            decode(r#"{"id":"uds","status":200,"result":{"subscriptionId":0}}"#),
+            Ok(OrderEntryMessage::Response {
+                id: None,
+                outcome: Ok(())
+            })
+        );
+        assert_eq!(
+            decode(r#"{"id":14,"status":400}"#),
+            Err(field("error", FieldProblem::Missing))
+        );
+        assert_eq!(
+            decode(r#"{"status":200,"result":{}}"#),
+            Err(field("id", FieldProblem::Missing))
+        );
+        assert!(matches!(decode("{\"id\":"), Err(DecodeError::Json { .. })));
+        assert_eq!(
+            decode(&report.replace("\"l\":\"0.25000000\"", "\"l\":\"-1\"")),
+            Err(field("l", FieldProblem::NotPositive))
+        );
     }
 
     #[test]
