@@ -291,6 +291,32 @@ impl VenueProcess {
         )
     }
 
+    /// `GET /admin/account` as JSON.
+    pub fn accounts(&self) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&self.admin).expect("admin");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        write!(
+            s,
+            "GET /admin/account HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        serde_json::from_str(body).expect("account JSON")
+    }
+
+    /// The `[gateway]` section of an engine config trading on this venue as `api_key`.
+    pub fn gateway_config(&self, api_key: &str) -> String {
+        format!(
+            "[gateway]\nmode = \"sim\"\nurl = \"{}/ws-api/v3\"\nca_file = \"{}\"\napi_key = \"{api_key}\"\n",
+            self.ws,
+            self.ca_file.display()
+        )
+    }
+
     /// Posts a fault to the admin endpoint; returns the HTTP status.
     pub fn fault(&self, body: &str) -> u16 {
         use std::io::{Read, Write};
@@ -318,8 +344,17 @@ impl Drop for VenueProcess {
 
 /// `test_config` with the `[feed]` section replaced.
 pub fn with_feed(config: &str, feed_section: &str) -> String {
-    let start = config.find("[feed]").expect("[feed]");
-    let end = start + config[start..].find("\n[gateway]").expect("[gateway]");
-    format!("{}{}{}", &config[..start], feed_section, &config[end..])
+    replace_section(config, "[feed]", "\n[gateway]", feed_section)
         .replace("synthetic_start = \"50000.00\"\n", "")
+}
+
+/// `config` with the `[gateway]` section replaced.
+pub fn with_gateway(config: &str, gateway_section: &str) -> String {
+    replace_section(config, "[gateway]", "\n[risk]", gateway_section)
+}
+
+fn replace_section(config: &str, header: &str, next: &str, section: &str) -> String {
+    let start = config.find(header).expect("section");
+    let end = start + config[start..].find(next).expect("next section");
+    format!("{}{}{}", &config[..start], section, &config[end..])
 }
