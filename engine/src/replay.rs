@@ -1,6 +1,10 @@
 //! `engine replay`: runs recorded venue messages — one wire message per line — through the same
 //! decoders and book synchronisation the feed uses, and reports each line as JSON.
 //!
+//! Order-entry messages (WebSocket API responses and user-data execution reports) are decoded
+//! too: a well-formed error response is a valid message, reported with the venue's code and
+//! text (`"event":"response","status":400,"code":-2010,"msg":".."`).
+//!
 //! Output: one object per input line, `{"line":N,"ok":true,"event":"<kind>"}` (plus
 //! `"gap":true` on the line where a sequence gap is detected) or
 //! `{"line":N,"ok":false,"error":"<what and where>"}`, then
@@ -18,9 +22,10 @@
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
-use tickwire_feed::binance::{BinanceDecoder, BinanceMessage};
+use tickwire_feed::binance::{BinanceDecoder, BinanceMessage, DecodeError};
 use tickwire_feed::depth_sync::{DepthSync, DiffOutcome, SnapshotOutcome};
 use tickwire_feed::{write_decimal, InstrumentId, Side};
+use tickwire_gateway::binance::{OrderEntryDecoder, OrderEntryMessage};
 
 /// Decimals of prices and quantities when no config names them.
 pub const DEFAULT_DECIMALS: u32 = 8;
@@ -104,6 +109,25 @@ impl Snapshots<'_> {
     }
 }
 
+/// Decodes an order-entry line (`line` is an unmodified copy: decoding parses in place).
+fn order_entry(decoder: &mut OrderEntryDecoder, line: &mut [u8], n: u64) -> Result<Value, String> {
+    let original: Value = serde_json::from_slice(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    match decoder.decode(line).map_err(|e| e.to_string())? {
+        OrderEntryMessage::Response { outcome, .. } => {
+            let mut v = json!({ "line": n, "ok": true, "event": "response", "id": original["id"], "status": original["status"] });
+            if let Err(code) = outcome {
+                v["code"] = json!(code);
+                v["msg"] = original["error"]["msg"].clone();
+            }
+            Ok(v)
+        }
+        OrderEntryMessage::Execution(_) | OrderEntryMessage::Ignored => Ok(json!({
+            "line": n, "ok": true, "event": "executionReport",
+            "execution": original["event"]["x"], "status": original["event"]["X"],
+        })),
+    }
+}
+
 fn decimal(v: i64, decimals: u32) -> String {
     let mut out = Vec::with_capacity(24);
     write_decimal(&mut out, v, decimals, true);
@@ -121,6 +145,8 @@ pub fn replay_binance(
     out: &mut dyn Write,
 ) -> io::Result<ReplaySummary> {
     let mut decoder = BinanceDecoder::any_symbol(DEFAULT_DECIMALS, DEFAULT_DECIMALS);
+    let mut orders = OrderEntryDecoder::for_recordings(DEFAULT_DECIMALS);
+    let mut copy = Vec::with_capacity(4096);
     let mut snapshots = Snapshots {
         source: snapshots,
         line: Vec::new(),
@@ -138,7 +164,10 @@ pub fn replay_binance(
         } else if let Err(e) = std::str::from_utf8(&line) {
             Err(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
         } else {
+            copy.clear();
+            copy.extend_from_slice(&line);
             match decoder.decode(&mut line, 0) {
+                Err(DecodeError::UnknownKind) => order_entry(&mut orders, &mut copy, n),
                 Err(e) => Err(e.to_string()),
                 Ok(message) => {
                     let mut result = json!({ "line": n, "ok": true, "event": message.kind() });

@@ -96,6 +96,36 @@ fn lines_gaps_rejections_and_final_book() {
 }
 
 #[test]
+fn order_entry_responses_and_execution_reports() {
+    let lines = [
+        r#"{"id":7,"status":200,"result":{"symbol":"BTCUSDT","orderId":1,"clientOrderId":"tw1-7","status":"NEW"}}"#,
+        r#"{"id":8,"status":400,"error":{"code":-2010,"msg":"Order would immediately match and take."}}"#,
+        r#"{"id":9,"status":400,"error":{"code":-9999,"msg":"Something new."}}"#,
+        r#"{"subscriptionId":0,"event":{"e":"executionReport","E":1,"s":"BTCUSDT","c":"tw1-7","S":"BUY","o":"LIMIT","f":"GTC","q":"1.0","p":"100.0","x":"TRADE","X":"FILLED","i":4,"l":"1.0","z":"1.0","L":"100.0","t":5,"m":true}}"#,
+        r#"{"id":10,"status":400}"#,
+    ];
+    let out = run(lines.join("\n").as_bytes(), None);
+    assert_eq!(out[0]["event"], "response");
+    assert_eq!(
+        (out[1]["ok"].as_bool(), out[1]["code"].as_i64()),
+        (Some(true), Some(-2010))
+    );
+    assert_eq!(out[1]["msg"], "Order would immediately match and take.");
+    assert_eq!(
+        out[2]["code"], -9999,
+        "unknown venue codes are surfaced as venue errors"
+    );
+    assert_eq!(
+        (out[3]["event"].as_str(), out[3]["execution"].as_str()),
+        (Some("executionReport"), Some("TRADE"))
+    );
+    assert_eq!(
+        out[4]["ok"], false,
+        "an error response without its error is not a valid message"
+    );
+}
+
+#[test]
 fn diffs_before_any_snapshot_are_buffered_and_ok() {
     let input = format!("{DIFF_1}\n{DIFF_2}\n");
     let out = run(input.as_bytes(), None);

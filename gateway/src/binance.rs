@@ -398,7 +398,10 @@ impl OrderEntryMessage {
 pub struct OrderEntryDecoder {
     parser: TapeParser,
     symbols: Vec<SymbolSpec>,
-    client_prefix: String,
+    /// `None`: any client order id (its trailing digits, or 0), for recordings.
+    client_prefix: Option<String>,
+    /// Decimals given to symbols seen for the first time (recordings); `None` rejects them.
+    auto_decimals: Option<u32>,
 }
 
 impl OrderEntryDecoder {
@@ -407,7 +410,18 @@ impl OrderEntryDecoder {
         Self {
             parser: TapeParser::default(),
             symbols,
-            client_prefix: client_prefix.to_string(),
+            client_prefix: Some(client_prefix.to_string()),
+            auto_decimals: None,
+        }
+    }
+
+    /// A decoder for recorded messages of any run and symbol, reading decimals at `decimals`.
+    pub fn for_recordings(decimals: u32) -> Self {
+        Self {
+            parser: TapeParser::default(),
+            symbols: Vec::new(),
+            client_prefix: None,
+            auto_decimals: Some(decimals),
         }
     }
 
@@ -417,13 +431,14 @@ impl OrderEntryDecoder {
     ///
     /// [`DecodeError`] naming what is wrong; a well-formed error response is not an error.
     pub fn decode(&mut self, input: &mut [u8]) -> Result<OrderEntryMessage, DecodeError> {
-        let symbols = &self.symbols;
-        let prefix = self.client_prefix.as_str();
+        let symbols = &mut self.symbols;
+        let prefix = self.client_prefix.as_deref();
+        let auto = self.auto_decimals;
         self.parser.parse(input, |nodes| {
             let o = Obj::at(nodes, 0).ok_or(DecodeError::NotObject)?;
             if let Some(event) = o.get("event") {
                 let e = Obj::at(nodes, event).ok_or(field("event", FieldProblem::WrongType))?;
-                return execution(&e, symbols, prefix);
+                return execution(&e, symbols, prefix, auto);
             }
             let status = o.u64("status")?;
             let id = match o.get("id").map(|i| nodes[i]) {
@@ -466,30 +481,44 @@ impl OrderEntryDecoder {
 
 fn execution(
     e: &Obj<'_, '_>,
-    symbols: &[SymbolSpec],
-    prefix: &str,
+    symbols: &mut Vec<SymbolSpec>,
+    prefix: Option<&str>,
+    auto: Option<u32>,
 ) -> Result<OrderEntryMessage, DecodeError> {
     if e.str("e")? != "executionReport" {
         return Ok(OrderEntryMessage::Ignored);
     }
     let symbol = e.str("s")?;
-    let (index, spec) = symbols
-        .iter()
-        .enumerate()
-        .find(|(_, s)| s.name == symbol)
-        .ok_or(DecodeError::UnknownSymbol)?;
+    let index = match (symbols.iter().position(|s| s.name == symbol), auto) {
+        (Some(i), _) => i,
+        (None, Some(decimals)) if symbols.len() < usize::from(u16::MAX) => {
+            symbols.push(SymbolSpec {
+                name: symbol.to_string(),
+                price_decimals: decimals,
+                qty_decimals: decimals,
+            });
+            symbols.len() - 1
+        }
+        (None, _) => return Err(DecodeError::UnknownSymbol),
+    };
+    let spec = &symbols[index];
     let side = match e.str("S")? {
         "BUY" => Side::Buy,
         "SELL" => Side::Sell,
         _ => return Err(field("S", FieldProblem::WrongType)),
     };
     let exec_type = e.str("x")?;
-    let Some(client_id) = e
-        .str("c")?
-        .strip_prefix(prefix)
-        .and_then(|id| id.parse().ok())
-    else {
-        return Ok(OrderEntryMessage::Ignored);
+    let client = e.str("c")?;
+    let client_id = match prefix {
+        Some(prefix) => match client.strip_prefix(prefix).and_then(|id| id.parse().ok()) {
+            Some(id) => id,
+            None => return Ok(OrderEntryMessage::Ignored),
+        },
+        None => client
+            .rsplit('-')
+            .next()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0),
     };
     let instrument = InstrumentId(index as u16);
     let kind = match exec_type {
