@@ -57,6 +57,7 @@ pub mod instance;
 pub mod journal;
 pub mod log;
 pub mod market_maker;
+pub mod record;
 pub mod replay;
 pub mod risk;
 pub mod run;

@@ -53,6 +53,18 @@ enum Cmd {
         /// The recording.
         file: PathBuf,
     },
+    /// Record the config's market-data frames with receive times as JSON Lines.
+    Record {
+        /// Config file (TOML) whose feed to record.
+        #[arg(long)]
+        config: PathBuf,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Stop after this many seconds (default: until SIGINT/SIGTERM).
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
     /// Report how well this host is tuned for a strategy thread on `--core`.
     CheckHost {
         /// The core the strategy thread would run on.
@@ -121,6 +133,44 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Cmd::Record {
+            config,
+            out,
+            seconds,
+        } => {
+            let config = match Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("engine: config error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let result = std::fs::File::create(&out)
+                .map_err(anyhow::Error::from)
+                .and_then(|file| {
+                    let mut writer = std::io::BufWriter::new(file);
+                    tickwire_engine::record::record(
+                        &config,
+                        &mut writer,
+                        seconds.map(std::time::Duration::from_secs),
+                    )
+                });
+            match result {
+                Ok(s) => {
+                    eprintln!(
+                        "engine: recorded {} frames to {} ({} reconnects)",
+                        s.frames,
+                        out.display(),
+                        s.reconnects
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("engine: record {}: {e:#}", out.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Cmd::CheckHost {
             core,
             require_isolated,

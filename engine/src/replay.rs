@@ -11,6 +11,7 @@
 //! `{"summary":{"lines":N,"ok":N,"rejected":N,"gaps":N,"book":{"<SYMBOL>":{"bids":[["price","qty"],..],"asks":[..]}}}}`
 //! with the top five levels as decimal strings without trailing zeros.
 //!
+//! Lines written by `engine record` (`{"recv_ns":..,"frame":..}`) are replayed as their frame.
 //! Lines are read as bytes: invalid UTF-8 or JSON is a rejected line, never a fatal error. A
 //! diff that arrives before any snapshot is buffered, as live synchronisation would, and is
 //! `ok:true`. Snapshots (`--snapshot`, JSON Lines) are used in order: the first at the start
@@ -164,6 +165,13 @@ pub fn replay_binance(
         } else if let Err(e) = std::str::from_utf8(&line) {
             Err(format!("invalid UTF-8 at byte {}", e.valid_up_to()))
         } else {
+            let frame = crate::record::unwrap_recorded(&line);
+            if frame.len() != line.len() {
+                let start = frame.as_ptr() as usize - line.as_ptr() as usize;
+                let end = start + frame.len();
+                line.truncate(end);
+                line.drain(..start);
+            }
             copy.clear();
             copy.extend_from_slice(&line);
             match decoder.decode(&mut line, 0) {
