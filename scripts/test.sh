@@ -35,8 +35,10 @@ step "rustdoc (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 step "tests (unit, integration, end-to-end, doc)"
-cargo test --workspace --quiet 2>&1 | tee target/test-output.txt
-totals=$(grep -E '^test result:' target/test-output.txt | awk '{p+=$4; f+=$6; i+=$8} END {print p" "f" "i}')
+test_output=$(mktemp)
+cargo test --workspace --quiet 2>&1 | tee "$test_output"
+totals=$(grep -E '^test result:' "$test_output" | awk '{p+=$4; f+=$6; i+=$8} END {print p" "f" "i}')
+rm -f "$test_output"
 
 step "loom model check of the seqlock protocol"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p tickwire-shm --lib --release --quiet loom
