@@ -9,5 +9,7 @@
 # engine if needed and runs it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${CARGO_TARGET_DIR:-$root/target}/release"
+case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
 (cd "$root" && cargo build --release --quiet -p tickwire-engine --bin engine)
-exec "$root/target/release/engine" check-host "$@"
+exec "$bin/engine" check-host "$@"

@@ -13,6 +13,8 @@
 # journal flushed, region removed) and leaves no process behind.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${CARGO_TARGET_DIR:-$root/target}/release"
+case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
 
 listen=127.0.0.1:8080
 data_dir=run
@@ -40,6 +42,7 @@ engine_pid=""
 monitor_pid=""
 venue_pid=""
 stop_all() {
+    local rc=$?
     trap - INT TERM EXIT
     [ -n "$monitor_pid" ] && kill -TERM "$monitor_pid" 2>/dev/null || true
     [ -n "$engine_pid" ] && kill -TERM "$engine_pid" 2>/dev/null || true
@@ -49,12 +52,13 @@ stop_all() {
     [ -n "$venue_pid" ] && kill -TERM "$venue_pid" 2>/dev/null || true
     if [ -n "$venue_pid" ]; then wait "$venue_pid" 2>/dev/null || true; fi
     echo "stopped (engine exit status $status)"
-    exit "$status"
+    [ "$status" -ne 0 ] && exit "$status"
+    exit "$rc"
 }
 trap stop_all INT TERM EXIT
 
 rm -f "$data_dir/venue/venue.json"
-"$root/target/release/venue" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --data-dir "$data_dir/venue" \
+"$bin/venue" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --data-dir "$data_dir/venue" \
     2> "$data_dir/venue.log" &
 venue_pid=$!
 for _ in $(seq 1 200); do
@@ -76,7 +80,7 @@ sed -e "s|^instance = .*|instance = \"$instance\"|" \
     -e "s|run/venue/venue-ca.pem|$venue_ca|" \
     "$root/config/demo.toml" > "$config"
 
-"$root/target/release/engine" run --config "$config" 2> "$data_dir/engine.log" &
+"$bin/engine" run --config "$config" 2> "$data_dir/engine.log" &
 engine_pid=$!
 for _ in $(seq 1 200); do
     [ -e "$shm" ] && break
@@ -91,7 +95,7 @@ JSON
 
 echo "tickwire is running (instance $instance): market maker trading on the local venue over TLS"
 echo "  venue:     $venue_ws (admin $venue_admin)"
-echo "  live view: $root/target/release/monitor --shm $shm --watch"
+echo "  live view: $bin/monitor --shm $shm --watch"
 echo "  journal:   $data_dir/$instance.sqlite"
 echo "  logs:      $data_dir/engine.log, $data_dir/venue.log"
 echo "Ctrl+C stops everything."
@@ -99,9 +103,9 @@ echo "Ctrl+C stops everything."
 # The monitor's terminal view, refreshed every second, in a second process that only reads
 # the region; its output goes to the terminal when there is one, else to monitor.log.
 if [ -t 1 ]; then
-    "$root/target/release/monitor" --shm "$shm" --watch &
+    "$bin/monitor" --shm "$shm" --watch &
 else
-    "$root/target/release/monitor" --shm "$shm" --watch > "$data_dir/monitor.log" 2>&1 &
+    "$bin/monitor" --shm "$shm" --watch > "$data_dir/monitor.log" 2>&1 &
 fi
 monitor_pid=$!
 

@@ -14,6 +14,8 @@
 #   not land on the hot path; raise the memlock limit first (ulimit -l unlimited).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${CARGO_TARGET_DIR:-$root/target}/release"
+case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
 core=""
 fifo=0
 config="$root/config/demo.toml"
@@ -32,7 +34,7 @@ if [ "$core" -ge "$cpus" ]; then echo "launch.sh: core $core does not exist ($cp
 if [ "$cpus" -lt 2 ]; then echo "launch.sh: needs at least 2 cores" >&2; exit 2; fi
 
 (cd "$root" && cargo build --release --quiet -p tickwire-engine --bin engine)
-engine="$root/target/release/engine"
+engine="$bin/engine"
 "$engine" check-host --core "$core" || true
 
 housekeeping=$(seq 0 $((cpus - 1)) | grep -vx "$core" | paste -sd, -)
