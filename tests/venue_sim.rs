@@ -117,3 +117,101 @@ fn journal_engine_and_venue_agree_after_trading() {
     );
     assert_eq!(r.fills_written(), venue_fills);
 }
+
+#[test]
+fn a_restart_after_kill_9_reconciles_with_the_venue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let venue = VenueProcess::start(dir.path(), 44);
+    let config = with_gateway(
+        &with_feed(
+            &test_config(dir.path(), "phoenix", ""),
+            &venue.feed_config(),
+        ),
+        &venue.gateway_config("crash-account"),
+    );
+    let mut first = EngineProcess::start(dir.path(), &config);
+    let r = first.wait_ready();
+    wait_for(Duration::from_secs(60), || {
+        (r.fills_written() >= 3 && r.open_orders().ok()?.count > 0).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no fills and open orders; stderr:\n{}", first.stderr_text()));
+    first.signal(libc::SIGKILL);
+    first.wait_exit(Duration::from_secs(10));
+    let account = |v: &serde_json::Value| {
+        v["accounts"]
+            .as_array()
+            .expect("accounts")
+            .iter()
+            .find(|a| a["api_key"] == "crash-account")
+            .expect("account")
+            .clone()
+    };
+    let orphaned = account(&venue.accounts())["open_orders"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert!(
+        orphaned > 0,
+        "the killed engine left orders open on the venue"
+    );
+
+    let mut second = EngineProcess::start(dir.path(), &config);
+    let r2 = second.wait_ready();
+    wait_for(Duration::from_secs(30), || {
+        (r2.engine().ok()?.state == EngineState::Running.code()).then_some(())
+    })
+    .unwrap_or_else(|| panic!("never reconciled; stderr:\n{}", second.stderr_text()));
+    // The first run's orders are gone; every open order now belongs to the second run.
+    let prefixes = |v: &serde_json::Value| -> Vec<String> {
+        account(v)["open_orders"]
+            .as_array()
+            .expect("orders")
+            .iter()
+            .map(|o| {
+                o["clientOrderId"]
+                    .as_str()
+                    .expect("id")
+                    .rsplit_once('-')
+                    .expect("prefix")
+                    .0
+                    .to_string()
+            })
+            .collect()
+    };
+    let first_prefix_gone = wait_for(Duration::from_secs(20), || {
+        let mut p = prefixes(&venue.accounts());
+        p.dedup();
+        (p.len() <= 1).then_some(p)
+    })
+    .expect("earlier run's orders cancelled");
+    assert!(first_prefix_gone.len() <= 1);
+
+    second.signal(libc::SIGTERM);
+    assert!(
+        second.wait_exit(Duration::from_secs(15)).success(),
+        "{}",
+        second.stderr_text()
+    );
+    let acct = account(&venue.accounts());
+    assert_eq!(acct["open_orders"].as_array().map(Vec::len), Some(0));
+    let venue_position =
+        parse_decimal(acct["position"].as_str().expect("position").as_bytes(), 5).expect("decimal");
+    assert_eq!(
+        r2.position(0).expect("position").qty,
+        venue_position,
+        "adopted the venue's position"
+    );
+    let db = Connection::open(dir.path().join("run/phoenix.sqlite")).expect("journal");
+    let (reconciled, cancelled): (i64, i64) = db
+        .query_row(
+            "SELECT (SELECT count(*) FROM events WHERE event = 'reconciled'), \
+             (SELECT coalesce(sum(a), 0) FROM events WHERE event = 'foreign_orders_cancelled')",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .expect("events");
+    assert!(reconciled >= 1, "reconciliation recorded");
+    assert_eq!(
+        cancelled as usize, orphaned,
+        "every orphaned order cancelled and recorded"
+    );
+}

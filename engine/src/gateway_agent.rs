@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tickwire_feed::ws::{WsConnection, WsEvent};
-use tickwire_feed::{InstrumentId, Quote, Side};
+use tickwire_feed::{InstrumentId, Qty, Quote, Side};
 use tickwire_gateway::binance::{OrderEncoder, OrderEntryDecoder, OrderEntryMessage};
 use tickwire_gateway::paper::PaperExchange;
 use tickwire_gateway::{ExecKind, ExecReport, OrderMsg, OrderRequest, RejectReason};
@@ -30,6 +30,10 @@ use tickwire_shm::region::GatewaySection;
 const BACKLOG_CAPACITY: usize = 4096;
 /// Request ids of cancels: the client id with this bit set (new orders use the client id).
 const CANCEL_ID: u64 = 1 << 62;
+/// Request ids of reconciliation: `RECONCILE` = account status, `RECONCILE | (1 + i)` = open
+/// orders of instrument `i`, `RECONCILE | FOREIGN | n` = cancels of other runs' orders.
+const RECONCILE: u64 = 1 << 61;
+const FOREIGN: u64 = 1 << 40;
 /// Requests awaiting a response, at most (a full table rejects new orders).
 const IN_FLIGHT: usize = 1024;
 /// The venue error code reported when the session is down.
@@ -44,6 +48,17 @@ pub struct VenueSession {
     decoder: OrderEntryDecoder,
     /// Requests sent and not answered: (request id, instrument, side).
     in_flight: Vec<(u64, InstrumentId, Side)>,
+    /// Instruments traded (reconciled one by one).
+    instruments: usize,
+    /// Reconciliation responses still awaited.
+    reconcile_pending: u32,
+    /// Other runs' orders cancelled during reconciliation, per instrument.
+    foreign_cancelled: Vec<u32>,
+    /// Numbering of reconciliation cancels.
+    foreign_seq: u64,
+    /// Whether this connection's balance snapshot has arrived: fills of other runs' orders
+    /// before it are in the snapshot, fills after it move the position.
+    account_seen: bool,
 }
 
 impl std::fmt::Debug for VenueSession {
@@ -55,7 +70,8 @@ impl std::fmt::Debug for VenueSession {
 }
 
 impl VenueSession {
-    /// A session over `conn` (whose subscriptions subscribe to the user-data stream).
+    /// A session over `conn` (whose subscriptions subscribe to the user-data stream) trading
+    /// `instruments` instruments.
     ///
     /// # Errors
     ///
@@ -64,6 +80,7 @@ impl VenueSession {
         conn: WsConnection,
         encoder: OrderEncoder,
         decoder: OrderEntryDecoder,
+        instruments: usize,
     ) -> std::io::Result<Self> {
         Ok(Self {
             poll: mio::Poll::new()?,
@@ -72,7 +89,82 @@ impl VenueSession {
             encoder,
             decoder,
             in_flight: Vec::with_capacity(IN_FLIGHT),
+            instruments,
+            reconcile_pending: 0,
+            foreign_cancelled: vec![0; instruments],
+            foreign_seq: 0,
+            account_seen: false,
         })
+    }
+
+    /// Asks the venue for the account's balances and open orders (on every connect).
+    fn start_reconciliation(&mut self) {
+        let now = unix_ms();
+        self.reconcile_pending = 0;
+        self.account_seen = false;
+        self.foreign_cancelled.iter_mut().for_each(|n| *n = 0);
+        let request = self.encoder.account_status(RECONCILE, now);
+        if self.conn.send_text(request).is_ok() {
+            self.reconcile_pending += 1;
+        }
+        for i in 0..self.instruments {
+            let id = RECONCILE | (1 + i as u64);
+            if let Some(request) = self.encoder.open_orders(InstrumentId(i as u16), id, now) {
+                if self.conn.send_text(request).is_ok() {
+                    self.reconcile_pending += 1;
+                }
+            }
+        }
+    }
+
+    /// Handles a reconciliation response; reports every instrument once all are in.
+    fn on_reconcile_response(&mut self, id: u64, ok: bool, out: &mut ReportOut) {
+        if id & FOREIGN != 0 || self.reconcile_pending == 0 || self.reconcile_pending == u32::MAX {
+            return;
+        }
+        if !ok {
+            // Without the venue's state the engine must not trade: no report, so the strategy
+            // stays `starting`; the next connection reconciles again.
+            self.reconcile_pending = u32::MAX;
+            return;
+        }
+        self.reconcile_pending -= 1;
+        let slot = id & !RECONCILE;
+        if slot >= 1 {
+            let instrument = (slot - 1) as usize;
+            for (client_order_id, on) in self.decoder.take_foreign_orders() {
+                self.foreign_seq += 1;
+                let request_id = RECONCILE | FOREIGN | self.foreign_seq;
+                let request =
+                    self.encoder
+                        .cancel_by_venue_id(&client_order_id, on, request_id, unix_ms());
+                if request.is_some_and(|r| self.conn.send_text(r).is_ok()) {
+                    if let Some(n) = self.foreign_cancelled.get_mut(instrument) {
+                        *n += 1;
+                    }
+                }
+            }
+        }
+        if self.reconcile_pending == 0 {
+            for i in 0..self.instruments {
+                let instrument = InstrumentId(i as u16);
+                let position = self
+                    .decoder
+                    .positions()
+                    .iter()
+                    .find(|(at, _)| *at == instrument)
+                    .map_or(0, |(_, q)| *q);
+                out.emit(ExecReport {
+                    client_id: 0,
+                    instrument,
+                    side: Side::Buy,
+                    kind: ExecKind::Reconciled {
+                        position: Qty(position),
+                        foreign_cancelled: self.foreign_cancelled[i],
+                    },
+                });
+            }
+        }
     }
 }
 
@@ -213,34 +305,87 @@ impl GatewayAgent {
         {
             return 0;
         }
-        let VenueSession {
-            poll,
-            conn,
-            decoder,
-            in_flight,
-            ..
-        } = &mut **session;
         let out = &mut self.out;
         let mut work = 0;
-        let event = conn.drive(poll.registry(), Instant::now(), &mut |bytes| {
-            work += 1;
-            match decoder.decode(bytes) {
-                Ok(OrderEntryMessage::Execution(report)) => out.emit(report),
-                Ok(OrderEntryMessage::Response {
-                    id: Some(id),
-                    outcome,
-                }) => {
-                    let Some(at) = in_flight.iter().position(|(i, ..)| *i == id) else {
-                        return;
-                    };
-                    let (_, instrument, side) = in_flight.swap_remove(at);
-                    let cancel = id & CANCEL_ID != 0;
+        let mut reconcile = [(0u64, false); 16];
+        let mut reconcile_count = 0;
+        let event = {
+            let VenueSession {
+                poll,
+                conn,
+                decoder,
+                in_flight,
+                account_seen,
+                ..
+            } = &mut **session;
+            conn.drive(poll.registry(), Instant::now(), &mut |bytes| {
+                work += 1;
+                match decoder.decode(bytes) {
+                    Ok(OrderEntryMessage::Execution(report)) => out.emit(report),
+                    Ok(OrderEntryMessage::ForeignFill(report)) => {
+                        if *account_seen {
+                            out.emit(report);
+                        }
+                    }
+                    Ok(OrderEntryMessage::Response {
+                        id: Some(id),
+                        outcome,
+                    }) if id & RECONCILE != 0 => {
+                        if id == RECONCILE && outcome.is_ok() {
+                            *account_seen = true;
+                        }
+                        // Handled after the drive, when the session can send cancels; the
+                        // decoder keeps the result's details until then.
+                        if reconcile_count < reconcile.len() {
+                            reconcile[reconcile_count] = (id, outcome.is_ok());
+                            reconcile_count += 1;
+                        }
+                    }
+                    Ok(OrderEntryMessage::Response {
+                        id: Some(id),
+                        outcome,
+                    }) => {
+                        let Some(at) = in_flight.iter().position(|(i, ..)| *i == id) else {
+                            return;
+                        };
+                        let (_, instrument, side) = in_flight.swap_remove(at);
+                        let cancel = id & CANCEL_ID != 0;
+                        let client_id = id & !CANCEL_ID;
+                        let kind = match (cancel, outcome) {
+                            (false, Ok(())) => ExecKind::Accepted,
+                            (false, Err(code)) => ExecKind::Rejected(RejectReason::Venue(code)),
+                            (true, Ok(())) => ExecKind::Canceled,
+                            (true, Err(code)) => {
+                                ExecKind::CancelRejected(RejectReason::Venue(code))
+                            }
+                        };
+                        out.emit(ExecReport {
+                            client_id,
+                            instrument,
+                            side,
+                            kind,
+                        });
+                    }
+                    Ok(_) => {}
+                    Err(_) => out.section.counter(CounterId::DecodeErrors).add_shared(1),
+                }
+            })
+        };
+        for &(id, ok) in &reconcile[..reconcile_count] {
+            session.on_reconcile_response(id, ok, out);
+        }
+        match event {
+            Some(WsEvent::Connected) => session.start_reconciliation(),
+            Some(WsEvent::Disconnected(_)) => {
+                // Requests in flight will not be answered on this connection: reject new
+                // orders (reconciliation on reconnect settles what the venue holds) and refuse
+                // cancels so the strategy retries them.
+                for (id, instrument, side) in session.in_flight.drain(..) {
                     let client_id = id & !CANCEL_ID;
-                    let kind = match (cancel, outcome) {
-                        (false, Ok(())) => ExecKind::Accepted,
-                        (false, Err(code)) => ExecKind::Rejected(RejectReason::Venue(code)),
-                        (true, Ok(())) => ExecKind::Canceled,
-                        (true, Err(code)) => ExecKind::CancelRejected(RejectReason::Venue(code)),
+                    let kind = if id & CANCEL_ID != 0 {
+                        ExecKind::CancelRejected(RejectReason::Venue(SESSION_DOWN))
+                    } else {
+                        ExecKind::Rejected(RejectReason::Venue(SESSION_DOWN))
                     };
                     out.emit(ExecReport {
                         client_id,
@@ -249,28 +394,8 @@ impl GatewayAgent {
                         kind,
                     });
                 }
-                Ok(_) => {}
-                Err(_) => out.section.counter(CounterId::DecodeErrors).add_shared(1),
             }
-        });
-        if let Some(WsEvent::Disconnected(_)) = event {
-            // Requests in flight will not be answered on this connection: reject new orders
-            // (the venue may still hold them; start-up reconciliation settles that) and refuse
-            // cancels so the strategy retries them.
-            for (id, instrument, side) in in_flight.drain(..) {
-                let client_id = id & !CANCEL_ID;
-                let kind = if id & CANCEL_ID != 0 {
-                    ExecKind::CancelRejected(RejectReason::Venue(SESSION_DOWN))
-                } else {
-                    ExecKind::Rejected(RejectReason::Venue(SESSION_DOWN))
-                };
-                out.emit(ExecReport {
-                    client_id,
-                    instrument,
-                    side,
-                    kind,
-                });
-            }
+            None => {}
         }
         work
     }

@@ -58,6 +58,10 @@ pub enum EngineEvent {
     Control,
     /// A wall-clock jump (detail: jump ns).
     ClockJump,
+    /// The venue's position was adopted (detail: venue position, journal position).
+    Reconciled,
+    /// Open orders of earlier runs were cancelled at reconciliation (detail: count, instrument).
+    ForeignOrdersCancelled,
     /// Heap allocations on the hot path (detail: count).
     HotPathAllocation,
     /// The engine stopped cleanly.
@@ -71,6 +75,8 @@ impl EngineEvent {
             EngineEvent::State => "state",
             EngineEvent::Control => "control",
             EngineEvent::ClockJump => "clock_jump",
+            EngineEvent::Reconciled => "reconciled",
+            EngineEvent::ForeignOrdersCancelled => "foreign_orders_cancelled",
             EngineEvent::HotPathAllocation => "hot_path_allocation",
             EngineEvent::Stopped => "stopped",
         }
@@ -315,6 +321,42 @@ impl JournalWriter {
             retry_at: None,
             retry_delay: MIN_RETRY,
         })
+    }
+
+    /// The position the journal's fills add up to, per configured instrument, lots.
+    ///
+    /// # Errors
+    ///
+    /// When the journal cannot be read or holds a quantity that does not convert.
+    pub fn positions(&self) -> Result<Vec<i64>, JournalError> {
+        let err = |source| JournalError {
+            path: self.path.clone(),
+            source,
+        };
+        let mut stmt = self
+            .conn
+            .prepare("SELECT side, qty FROM fills WHERE symbol = ?1")
+            .map_err(err)?;
+        let mut out = Vec::with_capacity(self.instruments.len());
+        for (symbol, _, qty_decimals) in &self.instruments {
+            let mut position = 0i64;
+            let mut rows = stmt.query([symbol]).map_err(err)?;
+            while let Some(row) = rows.next().map_err(err)? {
+                let side: String = row.get(0).map_err(err)?;
+                let qty: String = row.get(1).map_err(err)?;
+                let q =
+                    tickwire_feed::parse_decimal(qty.as_bytes(), *qty_decimals).map_err(|e| {
+                        err(rusqlite::Error::InvalidColumnType(
+                            1,
+                            format!("qty {qty:?}: {e}"),
+                            rusqlite::types::Type::Text,
+                        ))
+                    })?;
+                position += if side == "buy" { q } else { -q };
+            }
+            out.push(position);
+        }
+        Ok(out)
     }
 
     /// Takes what the ring holds and writes when due; returns records written.

@@ -122,7 +122,9 @@ fn order_entry(decoder: &mut OrderEntryDecoder, line: &mut [u8], n: u64) -> Resu
             }
             Ok(v)
         }
-        OrderEntryMessage::Execution(_) | OrderEntryMessage::Ignored => Ok(json!({
+        OrderEntryMessage::Execution(_)
+        | OrderEntryMessage::ForeignFill(_)
+        | OrderEntryMessage::Ignored => Ok(json!({
             "line": n, "ok": true, "event": "executionReport",
             "execution": original["event"]["x"], "status": original["event"]["X"],
         })),

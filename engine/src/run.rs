@@ -243,7 +243,15 @@ pub fn build_pipeline(
             (feed, Some(fetcher))
         }
     };
-    let ctx = trading_context(config, clock, order_tx, journal_tx, sections.strategy);
+    let journal_positions = journal.positions().context("read journal positions")?;
+    let mut ctx = trading_context(config, clock, order_tx, journal_tx, sections.strategy);
+    for (i, q) in journal_positions.iter().enumerate().take(MAX_INSTRUMENTS) {
+        ctx.journal_positions[i] = *q;
+    }
+    if config.gateway.mode != ModeKind::Paper {
+        // Quote only after the venue's orders and balances are reconciled.
+        ctx.state = EngineState::Starting;
+    }
     let wiring = StrategyWiring {
         market_rx,
         report_rx,
@@ -392,7 +400,7 @@ fn venue_session(config: &Config) -> Result<VenueSession> {
     let prefix = format!("tw{:x}-", (unix_now_ns() / 1_000_000) % 0xff_ffff_ffff);
     let encoder = OrderEncoder::new(symbols.clone(), &prefix, Some(credentials));
     let decoder = OrderEntryDecoder::new(symbols, &prefix);
-    VenueSession::new(conn, encoder, decoder).context("gateway poll")
+    VenueSession::new(conn, encoder, decoder, config.instruments.len()).context("gateway poll")
 }
 
 fn run_journal(mut journal: JournalWriter) {
@@ -561,6 +569,9 @@ pub fn trading_context(
         rate: RateWindow::new(clock.ns_to_ticks(1_000_000_000)),
         state: EngineState::Running,
         reason: Reason::None,
+        instruments: config.instruments.len(),
+        reconciled: [false; MAX_INSTRUMENTS],
+        journal_positions: [0; MAX_INSTRUMENTS],
         state_since_unix_ns: unix_ns,
         reduce_only: false,
         rejects: [0; 8],

@@ -95,6 +95,12 @@ pub struct TradingContext {
     pub(crate) rate: RateWindow,
     pub(crate) state: EngineState,
     pub(crate) reason: Reason,
+    /// Configured instruments.
+    pub(crate) instruments: usize,
+    /// Which instruments the venue reconciliation has covered.
+    pub(crate) reconciled: [bool; MAX_INSTRUMENTS],
+    /// Positions the journal recorded before this run, lots.
+    pub(crate) journal_positions: [i64; MAX_INSTRUMENTS],
     pub(crate) state_since_unix_ns: u64,
     pub(crate) reduce_only: bool,
     pub(crate) rejects: [u64; 8],
@@ -403,6 +409,37 @@ impl TradingContext {
                 }
                 self.journal
                     .send(update(OrderEvent::CancelRejected, reject_code(reason)));
+                false
+            }
+            ExecKind::Reconciled {
+                position,
+                foreign_cancelled,
+            } => {
+                let i = usize::from(report.instrument.0) % MAX_INSTRUMENTS;
+                let mark = self.markets[i]
+                    .quote
+                    .map_or(Price(0), |q| Price(q.mid2().0 / 2));
+                self.positions.reset_to(report.instrument, position.0, mark);
+                self.journal.send(JournalRecord::Event {
+                    event: crate::journal::EngineEvent::Reconciled,
+                    a: position.0,
+                    b: self.journal_positions[i],
+                    unix_ns,
+                });
+                if foreign_cancelled > 0 {
+                    self.journal.send(JournalRecord::Event {
+                        event: crate::journal::EngineEvent::ForeignOrdersCancelled,
+                        a: i64::from(foreign_cancelled),
+                        b: i as i64,
+                        unix_ns,
+                    });
+                }
+                self.reconciled[i] = true;
+                if self.state == EngineState::Starting
+                    && self.reconciled[..self.instruments].iter().all(|r| *r)
+                {
+                    self.set_state(EngineState::Running, Reason::None);
+                }
                 false
             }
             ExecKind::Fill {

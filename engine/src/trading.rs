@@ -184,6 +184,16 @@ impl PositionBook {
         &self.positions[usize::from(instrument.0) % MAX_INSTRUMENTS]
     }
 
+    /// Adopts the venue's position (reconciliation): the open position is valued at `mark`
+    /// from here on; realized PnL and counts are kept.
+    pub fn reset_to(&mut self, instrument: InstrumentId, qty: i64, mark: Price) {
+        let p = &mut self.positions[usize::from(instrument.0) % MAX_INSTRUMENTS];
+        if p.qty != qty {
+            p.qty = qty;
+            p.open_cost = i128::from(qty) * i128::from(mark.0);
+        }
+    }
+
     /// Applies a fill.
     pub fn apply_fill(&mut self, instrument: InstrumentId, side: Side, price: Price, qty: Qty) {
         self.positions[usize::from(instrument.0) % MAX_INSTRUMENTS].apply_fill(side, price, qty);

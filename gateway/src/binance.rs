@@ -266,6 +266,32 @@ impl OrderEncoder {
         Some(&self.json)
     }
 
+    /// `order.cancel` of an order by its venue client order id (orders of earlier runs).
+    pub fn cancel_by_venue_id(
+        &mut self,
+        client_order_id: &str,
+        instrument: InstrumentId,
+        request_id: u64,
+        timestamp_ms: u64,
+    ) -> Option<&[u8]> {
+        let spec = self.symbol(instrument)?.clone();
+        let mut params = [
+            (
+                "origClientOrderId",
+                Some(Value::Str(client_order_id.as_bytes())),
+            ),
+            ("symbol", Some(Value::Str(spec.name.as_bytes()))),
+        ];
+        self.build(b"order.cancel", request_id, timestamp_ms, &mut params);
+        Some(&self.json)
+    }
+
+    /// `account.status`: the account's balances.
+    pub fn account_status(&mut self, request_id: u64, timestamp_ms: u64) -> &[u8] {
+        self.build(b"account.status", request_id, timestamp_ms, &mut []);
+        &self.json
+    }
+
     /// `openOrders.status` for an instrument.
     pub fn open_orders(
         &mut self,
@@ -377,8 +403,10 @@ pub enum OrderEntryMessage {
     },
     /// An execution report for one of this run's orders.
     Execution(ExecReport),
-    /// An execution report that needs no action (`NEW`, `CANCELED`: the responses carry them)
-    /// or concerns an order of another run.
+    /// A fill of an order of another run (client id 0): the account's position moved.
+    ForeignFill(ExecReport),
+    /// An execution report that needs no action (`NEW`, `CANCELED`: the responses carry them;
+    /// anything but a fill for an order of another run).
     Ignored,
 }
 
@@ -387,8 +415,9 @@ impl OrderEntryMessage {
     pub fn kind(&self) -> &'static str {
         match self {
             OrderEntryMessage::Response { .. } => "response",
-            OrderEntryMessage::Execution(_) => "executionReport",
-            OrderEntryMessage::Ignored => "executionReport",
+            OrderEntryMessage::Execution(_)
+            | OrderEntryMessage::ForeignFill(_)
+            | OrderEntryMessage::Ignored => "executionReport",
         }
     }
 }
@@ -402,6 +431,10 @@ pub struct OrderEntryDecoder {
     client_prefix: Option<String>,
     /// Decimals given to symbols seen for the first time (recordings); `None` rejects them.
     auto_decimals: Option<u32>,
+    /// Open orders of other runs found in the last `openOrders.status` result.
+    foreign: Vec<(String, InstrumentId)>,
+    /// Positions found in the last `account.status` result (base-asset balance per instrument).
+    positions: Vec<(InstrumentId, i64)>,
 }
 
 impl OrderEntryDecoder {
@@ -412,6 +445,8 @@ impl OrderEntryDecoder {
             symbols,
             client_prefix: Some(client_prefix.to_string()),
             auto_decimals: None,
+            foreign: Vec::new(),
+            positions: Vec::new(),
         }
     }
 
@@ -422,7 +457,20 @@ impl OrderEntryDecoder {
             symbols: Vec::new(),
             client_prefix: None,
             auto_decimals: Some(decimals),
+            foreign: Vec::new(),
+            positions: Vec::new(),
         }
+    }
+
+    /// Open orders of other runs (venue client order id, instrument) from the last
+    /// `openOrders.status` result, taken.
+    pub fn take_foreign_orders(&mut self) -> Vec<(String, InstrumentId)> {
+        std::mem::take(&mut self.foreign)
+    }
+
+    /// Positions from the last `account.status` result.
+    pub fn positions(&self) -> &[(InstrumentId, i64)] {
+        &self.positions
     }
 
     /// Decodes one frame.
@@ -434,6 +482,8 @@ impl OrderEntryDecoder {
         let symbols = &mut self.symbols;
         let prefix = self.client_prefix.as_deref();
         let auto = self.auto_decimals;
+        let foreign = &mut self.foreign;
+        let positions = &mut self.positions;
         self.parser.parse(input, |nodes| {
             let o = Obj::at(nodes, 0).ok_or(DecodeError::NotObject)?;
             if let Some(event) = o.get("event") {
@@ -449,8 +499,10 @@ impl OrderEntryDecoder {
                 None => return Err(field("id", FieldProblem::Missing)),
             };
             if status == 200 {
-                o.get("result")
+                let result = o
+                    .get("result")
                     .ok_or(field("result", FieldProblem::Missing))?;
+                result_details(nodes, result, symbols, prefix, foreign, positions)?;
                 return Ok(OrderEntryMessage::Response {
                     id,
                     outcome: Ok(()),
@@ -477,6 +529,61 @@ impl OrderEntryDecoder {
             })
         })
     }
+}
+
+/// Reads the details reconciliation needs from a successful result: open orders of other runs
+/// (an `openOrders.status` array) and base-asset balances (an `account.status` object).
+fn result_details(
+    nodes: &[Node<'_>],
+    result: usize,
+    symbols: &[SymbolSpec],
+    prefix: Option<&str>,
+    foreign: &mut Vec<(String, InstrumentId)>,
+    positions: &mut Vec<(InstrumentId, i64)>,
+) -> Result<(), DecodeError> {
+    match nodes.get(result) {
+        Some(Node::Array { len, .. }) => {
+            foreign.clear();
+            let mut i = result + 1;
+            for _ in 0..*len {
+                let order = Obj::at(nodes, i).ok_or(field("result", FieldProblem::WrongType))?;
+                let client = order.str("clientOrderId")?;
+                let symbol = order.str("symbol")?;
+                let ours = prefix.is_some_and(|p| client.starts_with(p));
+                if let Some(index) = symbols.iter().position(|s| s.name == symbol) {
+                    if !ours {
+                        foreign.push((client.to_string(), InstrumentId(index as u16)));
+                    }
+                }
+                i = tickwire_feed::json::skip(nodes, i);
+            }
+        }
+        Some(Node::Object { .. }) => {
+            let o = Obj::at(nodes, result).ok_or(field("result", FieldProblem::WrongType))?;
+            let Some(balances) = o.get("balances") else {
+                return Ok(());
+            };
+            let Some(Node::Array { len, .. }) = nodes.get(balances) else {
+                return Err(field("balances", FieldProblem::WrongType));
+            };
+            positions.clear();
+            let mut i = balances + 1;
+            for _ in 0..*len {
+                let b = Obj::at(nodes, i).ok_or(field("balances", FieldProblem::WrongType))?;
+                let asset = b.str("asset")?;
+                for (index, spec) in symbols.iter().enumerate() {
+                    if tickwire_feed::binance::base_asset(&spec.name) == asset {
+                        let qty = b.decimal("free", spec.qty_decimals)?
+                            + b.decimal("locked", spec.qty_decimals)?;
+                        positions.push((InstrumentId(index as u16), qty));
+                    }
+                }
+                i = tickwire_feed::json::skip(nodes, i);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn execution(
@@ -509,16 +616,20 @@ fn execution(
     };
     let exec_type = e.str("x")?;
     let client = e.str("c")?;
-    let client_id = match prefix {
+    let (client_id, foreign) = match prefix {
         Some(prefix) => match client.strip_prefix(prefix).and_then(|id| id.parse().ok()) {
-            Some(id) => id,
+            Some(id) => (id, false),
+            None if exec_type == "TRADE" => (0, true),
             None => return Ok(OrderEntryMessage::Ignored),
         },
-        None => client
-            .rsplit('-')
-            .next()
-            .and_then(|d| d.parse().ok())
-            .unwrap_or(0),
+        None => (
+            client
+                .rsplit('-')
+                .next()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or(0),
+            false,
+        ),
     };
     let instrument = InstrumentId(index as u16);
     let kind = match exec_type {
@@ -544,12 +655,17 @@ fn execution(
         }
         _ => return Err(field("x", FieldProblem::WrongType)),
     };
-    Ok(OrderEntryMessage::Execution(ExecReport {
+    let report = ExecReport {
         client_id,
         instrument,
         side,
         kind,
-    }))
+    };
+    Ok(if foreign {
+        OrderEntryMessage::ForeignFill(report)
+    } else {
+        OrderEntryMessage::Execution(report)
+    })
 }
 
 #[cfg(test)]
@@ -702,10 +818,24 @@ mod tests {
                 },
             }))
         );
+        assert!(
+            matches!(
+                decode(&report.replace("tw7f-9", "other-9")),
+                Ok(OrderEntryMessage::ForeignFill(ExecReport {
+                    client_id: 0,
+                    kind: ExecKind::Fill { .. },
+                    ..
+                }))
+            ),
+            "a fill of another run's order still moves the account's position"
+        );
         assert_eq!(
-            decode(&report.replace("tw7f-9", "other-9")),
-            Ok(OrderEntryMessage::Ignored),
-            "another run's order"
+            decode(
+                &report
+                    .replace("tw7f-9", "other-9")
+                    .replace("\"x\":\"TRADE\"", "\"x\":\"CANCELED\"")
+            ),
+            Ok(OrderEntryMessage::Ignored)
         );
         assert_eq!(
             decode(&report.replace("\"x\":\"TRADE\"", "\"x\":\"NEW\"")),
@@ -748,6 +878,47 @@ mod tests {
         assert_eq!(
             decode(&report.replace("\"l\":\"0.25000000\"", "\"l\":\"-1\"")),
             Err(field("l", FieldProblem::NotPositive))
+        );
+    }
+
+    #[test]
+    fn reconciliation_results() {
+        let mut d = OrderEntryDecoder::new(
+            vec![SymbolSpec {
+                name: "BTCUSDT".into(),
+                price_decimals: 2,
+                qty_decimals: 5,
+            }],
+            "tw9-",
+        );
+        let mut open = br#"{"id":1,"status":200,"result":[{"symbol":"BTCUSDT","clientOrderId":"tw9-4"},{"symbol":"BTCUSDT","clientOrderId":"tw1-8"}]}"#.to_vec();
+        assert!(matches!(
+            d.decode(&mut open),
+            Ok(OrderEntryMessage::Response {
+                outcome: Ok(()),
+                ..
+            })
+        ));
+        assert_eq!(
+            d.take_foreign_orders(),
+            vec![("tw1-8".to_string(), InstrumentId(0))]
+        );
+        let mut account = br#"{"id":2,"status":200,"result":{"canTrade":true,"balances":[{"asset":"BTC","free":"-0.01000","locked":"0.00200"},{"asset":"USDT","free":"5","locked":"0"}]}}"#.to_vec();
+        assert!(d.decode(&mut account).is_ok());
+        assert_eq!(d.positions(), &[(InstrumentId(0), -800)]);
+        let mut encoder = encoder(Some(Credentials::new("k", b"s")));
+        let status = String::from_utf8(encoder.account_status(9, 1).to_vec()).expect("utf8");
+        assert!(status.starts_with("{\"id\":9,\"method\":\"account.status\",\"params\":{\"apiKey\":\"k\",\"timestamp\":1,\"signature\":"), "{status}");
+        let cancel = String::from_utf8(
+            encoder
+                .cancel_by_venue_id("tw1-8", InstrumentId(0), 10, 1)
+                .expect("known")
+                .to_vec(),
+        )
+        .expect("utf8");
+        assert!(
+            cancel.contains("\"origClientOrderId\":\"tw1-8\""),
+            "{cancel}"
         );
     }
 

@@ -136,6 +136,14 @@ pub enum ExecKind {
     Canceled,
     /// A cancel was refused; the order's state is unchanged.
     CancelRejected(RejectReason),
+    /// Start-up (or reconnect) reconciliation finished for the instrument: the venue's position,
+    /// and how many open orders of other runs were cancelled.
+    Reconciled {
+        /// The venue's position, lots.
+        position: Qty,
+        /// Orders of earlier runs found open and cancelled.
+        foreign_cancelled: u32,
+    },
 }
 
 /// An execution report for one order.

@@ -13,7 +13,7 @@
 //! |---|---|
 //! | `GET /stream?streams=<s>/<s>` | combined streams (`{"stream":..,"data":..}`) |
 //! | `GET /ws/<stream>` | one raw stream |
-//! | `GET /ws-api/v3` | WebSocket API: `order.place`, `order.cancel`, `openOrders.status`, `userDataStream.subscribe`, `ping` |
+//! | `GET /ws-api/v3` | WebSocket API: `order.place`, `order.cancel`, `openOrders.status`, `account.status`, `userDataStream.subscribe`, `ping` |
 //! | `GET /api/v3/depth?symbol=&limit=` | depth snapshot |
 //! | admin `GET /admin/account` | per-account position, open orders, fills |
 //! | admin `POST /admin/fault` | `disconnect`, `stall` (`ms`), `gap`, `malformed`, `latency` (`us`), `reject_orders` (`count`) |
@@ -85,11 +85,12 @@ struct Faults {
 }
 
 enum Command {
+    /// A WebSocket API request. The response and, after a subscription, the account's
+    /// execution reports go to `session`, in the order the exchange produced them.
     Api {
         id: Value,
         request: ApiRequest,
-        reply: oneshot::Sender<Value>,
-        user: Option<mpsc::UnboundedSender<String>>,
+        session: mpsc::UnboundedSender<String>,
     },
     Snapshot {
         limit: usize,
@@ -262,7 +263,7 @@ async fn run_exchange(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>
                         .collect();
                     let _ = reply.send(json!({ "accounts": list }));
                 }
-                Some(Command::Api { id, request, reply, user }) => {
+                Some(Command::Api { id, request, session }) => {
                     let mut account_of = |key: &str| {
                         let next = accounts.len() as AccountId + 1;
                         *accounts.entry(key.to_string()).or_insert(next)
@@ -271,10 +272,15 @@ async fn run_exchange(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>
                         ApiRequest::Ping => ok_response(&id, json!({})),
                         ApiRequest::SubscribeUser { api_key } => {
                             let account = account_of(&api_key);
-                            if let Some(tx) = user {
-                                users.entry(account).or_default().push(tx);
-                            }
+                            users.entry(account).or_default().push(session.clone());
                             ok_response(&id, json!({ "subscriptionId": 0 }))
+                        }
+                        ApiRequest::AccountStatus { api_key } => {
+                            let account = ex.account(account_of(&api_key));
+                            ok_response(&id, json!({
+                                "canTrade": true,
+                                "balances": [{ "asset": tickwire_feed::binance::base_asset(&s.symbol.name), "free": s.symbol.qty(account.position), "locked": s.symbol.qty(0) }],
+                            }))
                         }
                         ApiRequest::OpenOrders { api_key } => {
                             let account = account_of(&api_key);
@@ -310,7 +316,7 @@ async fn run_exchange(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>
                             }
                         }
                     };
-                    let _ = reply.send(response);
+                    let _ = session.send(response.to_string());
                 }
             },
         }
@@ -485,7 +491,9 @@ async fn ws_api(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Resp
 }
 
 async fn api_session(shared: Arc<Shared>, mut socket: WebSocket) {
-    let (user_tx, mut user_rx) = mpsc::unbounded_channel::<String>();
+    // One outbound channel per session: responses and execution reports leave in the order the
+    // exchange produced them, so a balance snapshot never overtakes an earlier fill.
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
     let mut disconnect = shared.disconnect.subscribe();
     loop {
         tokio::select! {
@@ -495,26 +503,20 @@ async fn api_session(shared: Arc<Shared>, mut socket: WebSocket) {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                     Some(Ok(_)) => continue,
                 };
-                let response = match parse_request(&text, &shared.settings.symbol) {
-                    Err((id, error)) => error_response(&id, 400, &error),
+                match parse_request(&text, &shared.settings.symbol) {
+                    Err((id, error)) => {
+                        let _ = out_tx.send(error_response(&id, 400, &error).to_string());
+                    }
                     Ok((id, request)) => {
-                        let (reply, answer) = oneshot::channel();
-                        let user = matches!(request, ApiRequest::SubscribeUser { .. }).then(|| user_tx.clone());
-                        if shared.commands.send(Command::Api { id, request, reply, user }).await.is_err() {
+                        let command = Command::Api { id, request, session: out_tx.clone() };
+                        if shared.commands.send(command).await.is_err() {
                             return;
                         }
-                        match answer.await {
-                            Ok(v) => v,
-                            Err(_) => return,
-                        }
                     }
-                };
-                if socket.send(Message::Text(response.to_string().into())).await.is_err() {
-                    return;
                 }
             }
-            Some(event) = user_rx.recv() => {
-                if socket.send(Message::Text(event.into())).await.is_err() {
+            Some(text) = out_rx.recv() => {
+                if socket.send(Message::Text(text.into())).await.is_err() {
                     return;
                 }
             }

@@ -210,6 +210,12 @@ pub enum ApiRequest {
         /// API key.
         api_key: String,
     },
+    /// `account.status`: balances (this simulator lets the base balance go negative: it is the
+    /// account's position).
+    AccountStatus {
+        /// API key.
+        api_key: String,
+    },
     /// `userDataStream.subscribe` (this venue takes the account from `apiKey`).
     SubscribeUser {
         /// API key.
@@ -312,6 +318,9 @@ pub fn parse_request(
             }
         }
         "userDataStream.subscribe" => ApiRequest::SubscribeUser {
+            api_key: api_key()?,
+        },
+        "account.status" => ApiRequest::AccountStatus {
             api_key: api_key()?,
         },
         "ping" => ApiRequest::Ping,

@@ -267,6 +267,16 @@ async fn streams_snapshot_and_order_entry_over_tls() {
     assert_eq!(engine["open_orders"].as_array().map(Vec::len), Some(1));
     assert!(engine["fills"].as_u64() >= Some(1));
 
+    let status = call(&mut api, json!({"id": 41, "method": "account.status", "params": {"apiKey": "engine", "timestamp": 1, "signature": "x"}})).await;
+    assert_eq!(status["status"], 200, "{status}");
+    assert_eq!(
+        status["result"]["balances"][0],
+        json!({"asset": "BTC", "free": "0.00100", "locked": "0.00000"}),
+        "{status}"
+    );
+    let big_id = call(&mut api, json!({"id": 2305843009213693953u64, "method": "openOrders.status", "params": {"symbol": "BTCUSDT", "apiKey": "engine"}})).await;
+    assert_eq!(big_id["status"], 200, "{big_id}");
+
     let cancel = call(&mut api, json!({"id": 5, "method": "order.cancel", "params": {"symbol": "BTCUSDT", "origClientOrderId": "tw-1", "apiKey": "engine"}})).await;
     assert_eq!(cancel["result"]["status"], "CANCELED", "{cancel}");
     let again = call(&mut api, json!({"id": 6, "method": "order.cancel", "params": {"symbol": "BTCUSDT", "origClientOrderId": "tw-1", "apiKey": "engine"}})).await;
