@@ -23,6 +23,15 @@ pub use crate::json::{DecodeError, FieldProblem, MAX_MESSAGE};
 /// Levels per side accepted in one depth message or snapshot (the venue's snapshot maximum).
 pub const MAX_LEVELS: usize = 5000;
 
+/// The base asset of a spot symbol: the symbol without its `USDT`, `USDC` or `BTC` quote
+/// suffix (`BTCUSDT` → `BTC`); the symbol itself when none matches.
+pub fn base_asset(symbol: &str) -> &str {
+    ["USDT", "USDC", "BTC"]
+        .iter()
+        .find_map(|q| symbol.strip_suffix(q).filter(|b| !b.is_empty()))
+        .unwrap_or(symbol)
+}
+
 /// An instrument the decoder knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SymbolSpec {
@@ -376,6 +385,13 @@ mod tests {
     fn decode(d: &mut BinanceDecoder, text: &str) -> Result<BinanceMessage, DecodeError> {
         let mut bytes = text.as_bytes().to_vec();
         d.decode(&mut bytes, 77)
+    }
+
+    #[test]
+    fn base_assets() {
+        assert_eq!(base_asset("BTCUSDT"), "BTC");
+        assert_eq!(base_asset("ETHBTC"), "ETH");
+        assert_eq!(base_asset("USDT"), "USDT");
     }
 
     #[test]
