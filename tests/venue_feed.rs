@@ -71,6 +71,16 @@ fn trades_on_venue_data_and_recovers_from_every_feed_fault() {
     .expect("decode error counted");
     wait_live(&r, "malformed frame");
 
+    // Latency: every frame delayed 20 ms; data keeps flowing and the feed stays live.
+    assert_eq!(venue.fault(r#"{"kind":"latency","us":20000}"#), 200);
+    let before = r.counter(CounterId::MarketMessages);
+    wait_for(Duration::from_secs(30), || {
+        (r.counter(CounterId::MarketMessages) > before + 20).then_some(())
+    })
+    .expect("messages still arrive with added latency");
+    assert_eq!(feed_state(&r), Some(FeedState::Live));
+    assert_eq!(venue.fault(r#"{"kind":"latency","us":0}"#), 200);
+
     // Stall longer than the staleness threshold (1 s): stale, no open orders, then live again.
     assert_eq!(venue.fault(r#"{"kind":"stall","ms":2500}"#), 200);
     wait_for(Duration::from_secs(10), || {
