@@ -129,10 +129,12 @@ fn a_restart_after_kill_9_reconciles_with_the_venue() {
         ),
         &venue.gateway_config("crash-account"),
     );
+    // Quotes a few ticks from the touch rest long enough to be found open after the kill.
+    let config = config.replace("half_spread_ticks = 1", "half_spread_ticks = 4");
     let mut first = EngineProcess::start(dir.path(), &config);
     let r = first.wait_ready();
     wait_for(Duration::from_secs(60), || {
-        (r.fills_written() >= 3 && r.open_orders().ok()?.count > 0).then_some(())
+        (r.fills_written() >= 1 && r.open_orders().ok()?.count >= 2).then_some(())
     })
     .unwrap_or_else(|| panic!("no fills and open orders; stderr:\n{}", first.stderr_text()));
     first.signal(libc::SIGKILL);
@@ -146,9 +148,17 @@ fn a_restart_after_kill_9_reconciles_with_the_venue() {
             .expect("account")
             .clone()
     };
-    let orphaned = account(&venue.accounts())["open_orders"]
+    let orphans = account(&venue.accounts())["open_orders"]
         .as_array()
-        .map_or(0, Vec::len);
+        .cloned()
+        .unwrap_or_default();
+    let orphaned = orphans.len();
+    let orphan_prefix = orphans
+        .first()
+        .and_then(|o| o["clientOrderId"].as_str())
+        .and_then(|id| id.rsplit_once('-'))
+        .map(|(prefix, _)| prefix.to_string())
+        .unwrap_or_default();
     assert!(
         orphaned > 0,
         "the killed engine left orders open on the venue"
@@ -177,13 +187,10 @@ fn a_restart_after_kill_9_reconciles_with_the_venue() {
             })
             .collect()
     };
-    let first_prefix_gone = wait_for(Duration::from_secs(20), || {
-        let mut p = prefixes(&venue.accounts());
-        p.dedup();
-        (p.len() <= 1).then_some(p)
+    wait_for(Duration::from_secs(20), || {
+        (!prefixes(&venue.accounts()).contains(&orphan_prefix)).then_some(())
     })
-    .expect("earlier run's orders cancelled");
-    assert!(first_prefix_gone.len() <= 1);
+    .expect("the earlier run's open orders were cancelled");
 
     second.signal(libc::SIGTERM);
     assert!(
@@ -210,8 +217,11 @@ fn a_restart_after_kill_9_reconciles_with_the_venue() {
         )
         .expect("events");
     assert!(reconciled >= 1, "reconciliation recorded");
-    assert_eq!(
-        cancelled as usize, orphaned,
-        "every orphaned order cancelled and recorded"
+    // The market keeps trading between the kill and the restart, so some orphaned orders may
+    // fill before reconciliation; every one still open was cancelled (checked on the venue
+    // above) and each cancel is recorded, never more than there were orphans.
+    assert!(
+        cancelled as usize <= orphaned,
+        "{cancelled} cancels recorded for {orphaned} orphans"
     );
 }
