@@ -5,7 +5,7 @@
 #
 #   scripts/demo.sh [--listen ADDR] [--data-dir DIR] [--duration SECS]
 #
-#   --listen ADDR     dashboard address, reserved for the web dashboard (default 127.0.0.1:8080)
+#   --listen ADDR     dashboard address (default 127.0.0.1:8080; port 0 picks a free one)
 #   --data-dir DIR    where the config copy, journal, token and logs go (default ./run)
 #   --duration SECS   stop by itself after SECS seconds (default: run until Ctrl+C)
 #
@@ -89,25 +89,30 @@ for _ in $(seq 1 200); do
 done
 [ -e "$shm" ] || { echo "demo.sh: engine did not create $shm" >&2; cat "$data_dir/engine.log" >&2; exit 1; }
 
+"$bin/monitor" --shm "$shm" --listen "$listen" --journal "$data_dir/$instance.sqlite" \
+    --token-file "$data_dir/$instance.token" > "$data_dir/monitor.log" 2>&1 &
+monitor_pid=$!
+dashboard=""
+for _ in $(seq 1 200); do
+    dashboard=$(sed -n 's|^monitor: dashboard at \(http://[^ ]*\).*|\1|p' "$data_dir/monitor.log")
+    [ -n "$dashboard" ] && break
+    kill -0 "$monitor_pid" 2>/dev/null || { cat "$data_dir/monitor.log" >&2; exit 1; }
+    sleep 0.05
+done
+[ -n "$dashboard" ] || { echo "demo.sh: the monitor did not start" >&2; cat "$data_dir/monitor.log" >&2; exit 1; }
+
 cat > "$data_dir/endpoints.json" <<JSON
-{"venue": "$venue_ws", "venue_admin": "$venue_admin", "region": "$shm", "journal": "$data_dir/$instance.sqlite", "token_file": "$data_dir/$instance.token", "dashboard_reserved": "$listen"}
+{"dashboard": "$dashboard", "venue": "$venue_ws", "venue_admin": "$venue_admin", "region": "$shm", "journal": "$data_dir/$instance.sqlite", "token_file": "$data_dir/$instance.token"}
 JSON
 
 echo "tickwire is running (instance $instance): market maker trading on the local venue over TLS"
+echo "  dashboard: $dashboard"
+echo "  control:   token in $data_dir/$instance.token (the dashboard asks for it once)"
+echo "  terminal:  $bin/monitor --shm $shm --watch"
 echo "  venue:     $venue_ws (admin $venue_admin)"
-echo "  live view: $bin/monitor --shm $shm --watch"
 echo "  journal:   $data_dir/$instance.sqlite"
-echo "  logs:      $data_dir/engine.log, $data_dir/venue.log"
+echo "  logs:      $data_dir/engine.log, $data_dir/venue.log, $data_dir/monitor.log"
 echo "Ctrl+C stops everything."
-
-# The monitor's terminal view, refreshed every second, in a second process that only reads
-# the region; its output goes to the terminal when there is one, else to monitor.log.
-if [ -t 1 ]; then
-    "$bin/monitor" --shm "$shm" --watch &
-else
-    "$bin/monitor" --shm "$shm" --watch > "$data_dir/monitor.log" 2>&1 &
-fi
-monitor_pid=$!
 
 elapsed=0
 while kill -0 "$engine_pid" 2>/dev/null; do

@@ -4,14 +4,25 @@
 #   scripts/test.sh            formatting, clippy, rustdoc, unit/integration/end-to-end tests,
 #                              loom model checks, and a demo smoke run
 #
-# Needs: the Rust toolchain (stable), gcc, python3; nothing else is installed yet (the dashboard's
-# browser test, when it lands, will have this script install chromium and chromium-driver with
-# apt-get). Benchmarks live in their own commands (cargo bench -p tickwire-benches).
+# Needs: the Rust toolchain (stable), gcc, python3. Installs chromium and chromium-driver (Debian
+# packages, with apt-get) for the dashboard's browser test when they are missing. Benchmarks,
+# soaks and fuzzing live in their own scripts (scripts/bench.sh and friends).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
+
+step "browser for the dashboard test (chromium, chromium-driver)"
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver > /dev/null
+fi
+/usr/bin/chromium --version
+# The browser test must run, never skip, here.
+export TICKWIRE_REQUIRE_BROWSER=1
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -31,13 +42,24 @@ rm -f "$test_output"
 step "loom model check of the seqlock protocol"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p tickwire-shm --lib --release --quiet loom
 
-step "demo smoke run (scripts/demo.sh for 5 s)"
+step "demo end to end: scripts/demo.sh shows fills and PnL on its dashboard within a minute"
+cargo build --release --quiet --bins -p tickwire-engine -p tickwire-monitor -p tickwire-venue
 smoke_dir=$(mktemp -d)
-bash scripts/demo.sh --data-dir "$smoke_dir" --listen 127.0.0.1:18080 --duration 5 > "$smoke_dir/demo.log" 2>&1 || {
-    cat "$smoke_dir/demo.log"; echo "demo smoke run failed" >&2; exit 1; }
-grep -q '"region"' "$smoke_dir/endpoints.json"
-grep -q 'venue-sim' "$smoke_dir/monitor.log"
-grep -q 'orders_requested' "$smoke_dir/monitor.log"
+bash scripts/demo.sh --data-dir "$smoke_dir" --listen 127.0.0.1:0 > "$smoke_dir/demo.log" 2>&1 &
+demo_pid=$!
+if ! python3 scripts/check_demo.py "$smoke_dir" --within 60; then
+    kill -TERM "$demo_pid" 2>/dev/null || true
+    wait "$demo_pid" || true
+    cat "$smoke_dir/demo.log" "$smoke_dir/engine.log" "$smoke_dir/monitor.log" >&2
+    exit 1
+fi
+kill -TERM "$demo_pid"
+wait "$demo_pid" || { cat "$smoke_dir/demo.log" >&2; echo "demo.sh did not stop cleanly" >&2; exit 1; }
+if pgrep -f "$smoke_dir" > /dev/null; then
+    pgrep -af "$smoke_dir" >&2
+    echo "demo.sh left processes behind" >&2
+    exit 1
+fi
 rm -rf "$smoke_dir"
 
 read -r passed failed ignored <<< "$totals"

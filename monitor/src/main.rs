@@ -1,18 +1,27 @@
-//! The `monitor` binary: maps an engine's shared-memory region read-only and shows it.
+//! The `monitor` binary: maps an engine's shared-memory region read-only and shows it — as a web
+//! dashboard with a JSON API, Prometheus metrics and a control endpoint, or as text in a
+//! terminal (`--print`, `--watch`).
 //!
-//! This build has the terminal view (`--print`, `--watch`), which needs nothing but the
-//! region: every label it prints comes from the region itself. The web dashboard and HTTP
-//! routes are issue 6. The monitor never writes to the engine's state; it cannot slow the
-//! engine, whose writes never wait for readers.
+//! The monitor cannot hurt the engine: it maps the region read-only (only the control page is
+//! mapped writable, for commands), the engine's writes never wait for readers, and the monitor
+//! runs in its own process, so it can be started, killed and restarted at any time. It starts
+//! before the engine if need be, waits for the region, and follows the engine across restarts.
+
+mod history;
+mod metrics;
+mod sampler;
+mod server;
+mod state;
+mod terminal;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
-use tickwire_shm::layout::{flags, DataSource, EngineState, FeedState, Reason, SideCode, Stage};
-use tickwire_shm::region::{mono_now_ns, RegionReader};
+use tickwire_shm::layout::Stage;
+use tickwire_shm::region::RegionReader;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -24,15 +33,24 @@ struct Cli {
     /// The engine's region file.
     #[arg(long, default_value = "/dev/shm/tickwire-demo")]
     shm: PathBuf,
-    /// Dashboard address (loopback unless --allow-remote).
+    /// Dashboard address; port 0 picks a free port (the address is printed on stdout).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// The engine's journal (fill history).
+    /// Allow --listen on an address other than loopback (control still needs the token).
+    #[arg(long)]
+    allow_remote: bool,
+    /// The engine's journal, for fill history.
     #[arg(long)]
     journal: Option<PathBuf>,
-    /// The engine's control token file.
+    /// The engine's control token file (`<run_dir>/<instance>.token`); control is off without it.
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// State pushes per second to each dashboard, 1 to 60.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=60))]
+    push_hz: u32,
+    /// How long POST /api/control waits for the engine's acknowledgement, ms.
+    #[arg(long, default_value_t = 2000)]
+    control_timeout_ms: u64,
     /// Print the engine's state once and exit.
     #[arg(long)]
     print: bool,
@@ -44,155 +62,103 @@ struct Cli {
     stale_ms: u64,
 }
 
-fn decimal(value: i64, decimals: u32) -> String {
-    let scale = 10i128.pow(decimals);
-    let v = i128::from(value);
-    let sign = if v < 0 { "-" } else { "" };
-    if decimals == 0 {
-        return format!("{v}");
-    }
-    format!(
-        "{sign}{}.{:0w$}",
-        v.abs() / scale,
-        v.abs() % scale,
-        w = decimals as usize
-    )
+fn print_once(cli: &Cli) -> Result<()> {
+    let reader = RegionReader::open(&cli.shm)
+        .with_context(|| format!("open region {}", cli.shm.display()))?;
+    let snapshots: Vec<_> = Stage::ALL
+        .iter()
+        .map(|s| reader.latency_ticks(*s))
+        .collect();
+    let region = cli.shm.display().to_string();
+    let ctx = state::Context {
+        region: &region,
+        stale_ms: cli.stale_ms,
+        seq: 1,
+        attach_error: None,
+    };
+    let s = state::read(&reader, ctx, &snapshots)
+        .map_err(|e| anyhow::anyhow!("reading region {region}: {e}"))?;
+    print!("{}", terminal::render(&s)?);
+    Ok(())
 }
 
-fn render(r: &RegionReader, stale_ms: u64) -> Result<String> {
-    let mut s = String::new();
-    let engine = r.engine().context("engine status")?;
-    let age_ms = mono_now_ns().saturating_sub(r.heartbeat_mono_ns()) / 1_000_000;
-    let state = EngineState::from_code(engine.state).map_or("unknown", EngineState::name);
-    let health = if r.flags() & flags::CLEAN_EXIT != 0 {
-        "stopped"
-    } else if !r.engine_process_alive() {
-        "DEAD"
-    } else if age_ms > stale_ms {
-        "STALLED"
-    } else {
-        "live"
-    };
-    let reason = Reason::from_code(engine.reason).map_or("?", Reason::name);
-    writeln!(
-        s,
-        "instance {}  pid {}  {health}  heartbeat {age_ms} ms ago",
-        r.instance(),
-        r.pid()
-    )?;
-    writeln!(
-        s,
-        "engine   {state} {reason}  alarms {:#x}  reduce-only {}",
-        engine.alarms, engine.reduce_only
-    )?;
-    let instruments = r.instruments().context("instruments")?;
-    writeln!(
-        s,
-        "\n{:<10} {:>14} {:>14} {:>12} {:>12}  {:<12} {:<10} {:>8}",
-        "symbol", "bid", "ask", "bid qty", "ask qty", "feed", "source", "age ms"
-    )?;
-    for (i, info) in &instruments {
-        let m = r.market(*i).context("market data")?;
-        let symbol = tickwire_shm::layout::read_str(&info.symbol);
-        let feed = FeedState::from_code(m.feed_state).map_or("?", FeedState::name);
-        let source = DataSource::from_code(m.data_source).map_or("?", DataSource::name);
-        let age = if m.last_msg_mono_ns == 0 {
-            0
-        } else {
-            mono_now_ns().saturating_sub(m.last_msg_mono_ns) / 1_000_000
+fn watch(cli: &Cli) -> Result<()> {
+    let mut sampler = sampler::Sampler::new(cli.shm.clone(), cli.stale_ms);
+    let history = std::sync::Mutex::default();
+    loop {
+        let s = sampler.sample(&history);
+        print!("\x1b[2J\x1b[H{}", terminal::render(&s)?);
+        if !s.monitor.attached {
+            println!(
+                "waiting for region {}: {}",
+                cli.shm.display(),
+                s.monitor.error.as_deref().unwrap_or("")
+            );
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn serve(cli: &Cli) -> Result<()> {
+    if !cli.listen.ip().is_loopback() && !cli.allow_remote {
+        bail!(
+            "--listen {} is not a loopback address; pass --allow-remote to serve beyond this host",
+            cli.listen
+        );
+    }
+    let period = Duration::from_secs(1) / cli.push_hz;
+    let shared = sampler::spawn(sampler::Sampler::new(cli.shm.clone(), cli.stale_ms), period)
+        .context("start the sampler thread")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("monitor-http")
+        .enable_all()
+        .build()
+        .context("start the HTTP runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(cli.listen)
+            .await
+            .with_context(|| format!("bind {}", cli.listen))?;
+        let addr = listener.local_addr().context("local address")?;
+        println!(
+            "monitor: dashboard at http://{addr}/ (region {})",
+            cli.shm.display()
+        );
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).context("install SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("install SIGINT handler")?;
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let app = server::App {
+            shared,
+            shm: cli.shm.clone(),
+            token_file: cli.token_file.clone(),
+            journal: cli.journal.clone(),
+            push_period: period,
+            control_timeout: Duration::from_millis(cli.control_timeout_ms),
+            ws_clients: Arc::new(tokio::sync::Semaphore::new(server::MAX_WS_CLIENTS)),
+            shutdown,
         };
-        let (pd, qd) = (info.price_decimals, info.qty_decimals);
-        writeln!(
-            s,
-            "{symbol:<10} {:>14} {:>14} {:>12} {:>12}  {feed:<12} {source:<10} {age:>8}",
-            decimal(m.bid, pd),
-            decimal(m.ask, pd),
-            decimal(m.bid_qty, qd),
-            decimal(m.ask_qty, qd)
-        )?;
-    }
-    writeln!(
-        s,
-        "\n{:<10} {:>12} {:>14} {:>16} {:>16} {:>6}",
-        "position", "qty", "avg price", "realized", "unrealized", "fills"
-    )?;
-    for (i, info) in &instruments {
-        let p = r.position(*i).context("position")?;
-        let symbol = tickwire_shm::layout::read_str(&info.symbol);
-        let (pd, qd) = (info.price_decimals, info.qty_decimals);
-        writeln!(
-            s,
-            "{symbol:<10} {:>12} {:>14} {:>16} {:>16} {:>6}",
-            decimal(p.qty, qd),
-            decimal(p.avg_price, pd),
-            decimal(p.realized_pnl, pd + qd),
-            decimal(p.unrealized_pnl, pd + qd),
-            p.fills
-        )?;
-    }
-    let orders = r.open_orders().context("open orders")?;
-    writeln!(s, "\nopen orders: {}", orders.count)?;
-    for o in orders
-        .orders
-        .iter()
-        .take(orders.count.min(orders.orders.len() as u64) as usize)
-    {
-        let info = instruments
-            .iter()
-            .find(|(i, _)| *i == o.instrument as usize)
-            .map(|(_, info)| *info)
-            .unwrap_or_default();
-        let side = SideCode::from_code(o.side).map_or("?", SideCode::name);
-        writeln!(
-            s,
-            "  #{:<8} {side:<4} {:>12} @ {:>14}  filled {}",
-            o.client_id,
-            decimal(o.qty, info.qty_decimals),
-            decimal(o.price, info.price_decimals),
-            decimal(o.filled, info.qty_decimals)
-        )?;
-    }
-    writeln!(
-        s,
-        "\n{:<22} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "latency", "count", "p50 ns", "p99 ns", "p99.9 ns", "max ns"
-    )?;
-    for stage in Stage::ALL {
-        let l = r.summarize(&r.latency_ticks(*stage));
-        writeln!(
-            s,
-            "{:<22} {:>10} {:>10} {:>10} {:>10} {:>10}",
-            r.stage_label(*stage),
-            l.count,
-            l.p50_ns,
-            l.p99_ns,
-            l.p999_ns,
-            l.max_ns
-        )?;
-    }
-    writeln!(s, "\ncounters")?;
-    for (label, value) in r.counters() {
-        writeln!(s, "  {label:<24} {value}")?;
-    }
-    Ok(s)
+        axum::serve(listener, server::router(app))
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+                // Tells WebSocket clients to close, so the graceful shutdown can finish.
+                let _ = stop.send(true);
+            })
+            .await
+            .context("serve")
+    })
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    if !cli.print && !cli.watch {
-        bail!("this build of monitor has the terminal view only (--print or --watch); the web dashboard on {} is not in it yet", cli.listen);
-    }
-    loop {
-        let reader = RegionReader::open(&cli.shm)
-            .with_context(|| format!("open region {}", cli.shm.display()))?;
-        let text = render(&reader, cli.stale_ms)?;
-        if cli.watch {
-            print!("\x1b[2J\x1b[H");
-        }
-        print!("{text}");
-        if !cli.watch {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_secs(1));
+    if cli.print {
+        print_once(&cli)
+    } else if cli.watch {
+        watch(&cli)
+    } else {
+        serve(&cli)
     }
 }

@@ -391,10 +391,21 @@ pub struct RiskState {
     pub kill_switch: u32,
     /// `1` while reduce-only.
     pub reduce_only: u32,
-    /// Orders refused per check: position, notional, rate, band, open orders, stale feed,
-    /// halted/paused, reduce-only.
+    /// Orders refused per check, in the order of [`RISK_REJECT_LABELS`].
     pub rejects: [u64; 8],
 }
+
+/// What each slot of [`RiskState::rejects`] counts.
+pub const RISK_REJECT_LABELS: [&str; 8] = [
+    "position",
+    "notional",
+    "rate",
+    "band",
+    "open_orders",
+    "stale_feed",
+    "halted",
+    "reduce_only",
+];
 
 /// Journal health (writer: persistence thread).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]

@@ -293,19 +293,9 @@ impl VenueProcess {
 
     /// `GET /admin/account` as JSON.
     pub fn accounts(&self) -> serde_json::Value {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(&self.admin).expect("admin");
-        s.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        write!(
-            s,
-            "GET /admin/account HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .expect("write");
-        let mut text = String::new();
-        let _ = s.read_to_string(&mut text);
-        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        serde_json::from_str(body).expect("account JSON")
+        let (status, body) = http_get(&format!("http://{}/admin/account", self.admin));
+        assert_eq!(status, 200, "admin/account: {body}");
+        serde_json::from_str(&body).expect("account JSON")
     }
 
     /// The `[gateway]` section of an engine config trading on this venue as `api_key`.
@@ -319,19 +309,7 @@ impl VenueProcess {
 
     /// Posts a fault to the admin endpoint; returns the HTTP status.
     pub fn fault(&self, body: &str) -> u16 {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(&self.admin).expect("admin");
-        s.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        write!(
-            s,
-            "POST /admin/fault HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .expect("write");
-        let mut text = String::new();
-        let _ = s.read_to_string(&mut text);
-        text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0)
+        http_post(&format!("http://{}/admin/fault", self.admin), &[], body).0
     }
 }
 
@@ -357,4 +335,132 @@ fn replace_section(config: &str, header: &str, next: &str, section: &str) -> Str
     let start = config.find(header).expect("section");
     let end = start + config[start..].find(next).expect("next section");
     format!("{}{}{}", &config[..start], section, &config[end..])
+}
+
+fn http_agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+fn http_answer(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, String) {
+    let mut response = response.expect("HTTP request");
+    let status = response.status().as_u16();
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .expect("HTTP response body");
+    (status, body)
+}
+
+/// `GET url` with a 10 s timeout: (status, body). Any status is an answer, not a panic.
+pub fn http_get(url: &str) -> (u16, String) {
+    http_answer(http_agent().get(url).call())
+}
+
+/// `POST url` with `headers` and a JSON `body`, 10 s timeout: (status, body).
+pub fn http_post(url: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    let mut request = http_agent()
+        .post(url)
+        .header("Content-Type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    http_answer(request.send(body))
+}
+
+/// A running `monitor` serving HTTP on a free loopback port, killed on drop.
+#[derive(Debug)]
+pub struct MonitorProcess {
+    /// The child.
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl MonitorProcess {
+    /// Starts `monitor --shm <shm> --listen 127.0.0.1:0 <args>` and waits for its address.
+    pub fn start(shm: &Path, args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(binary("monitor"))
+            .arg("--shm")
+            .arg(shm)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn monitor");
+        let stdout = child.stdout.take().expect("monitor stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the monitor never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("monitor printed its address");
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .map(|w| w.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Self { child, base }
+    }
+
+    /// `GET path`: (status, body).
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_get(&format!("{}{path}", self.base))
+    }
+
+    /// `GET path` as JSON: (status, value).
+    pub fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let (status, body) = self.get(path);
+        let value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{path} is not JSON ({e}): {body}"));
+        (status, value)
+    }
+
+    /// `POST /api/control` with `{"cmd": cmd}` and an optional bearer token: (status, value).
+    pub fn control(&self, cmd: &str, token: Option<&str>) -> (u16, serde_json::Value) {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<(&str, &str)> = auth
+            .as_deref()
+            .map(|a| vec![("Authorization", a)])
+            .unwrap_or_default();
+        let (status, body) = http_post(
+            &format!("{}/api/control", self.base),
+            &headers,
+            &format!("{{\"cmd\":\"{cmd}\"}}"),
+        );
+        let value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("control answer is not JSON ({e}): {body}"));
+        (status, value)
+    }
+
+    /// Waits until `/health` answers `status`; returns its body.
+    pub fn wait_health(&self, status: u16, timeout: Duration) -> serde_json::Value {
+        let mut last = None;
+        let found = wait_for(timeout, || {
+            let (s, body) = self.get_json("/health");
+            let hit = s == status;
+            last = Some((s, body.clone()));
+            hit.then_some(body)
+        });
+        found.unwrap_or_else(|| panic!("/health never answered {status}; last {last:?}"))
+    }
+}
+
+impl Drop for MonitorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

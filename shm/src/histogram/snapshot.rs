@@ -47,14 +47,15 @@ impl HistogramSnapshot {
     /// The value at quantile `q` (`0.0..=1.0`): the upper bound of the bucket holding it, capped
     /// at the recorded max; 0 for an empty histogram.
     pub fn value_at_quantile(&self, q: f64) -> u64 {
-        let total: u64 = self.buckets.iter().sum();
+        // Saturating: a snapshot of a hostile region may hold any counts.
+        let total = self.buckets.iter().fold(0u64, |a, &n| a.saturating_add(n));
         if total == 0 {
             return 0;
         }
         let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
         let mut seen = 0u64;
         for (index, &n) in self.buckets.iter().enumerate() {
-            seen += n;
+            seen = seen.saturating_add(n);
             if seen >= rank {
                 return bucket_upper_bound(index).min(self.max);
             }
