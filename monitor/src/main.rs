@@ -60,6 +60,21 @@ struct Cli {
     /// A heartbeat older than this means the engine is stalled, ms.
     #[arg(long, default_value_t = 1000)]
     stale_ms: u64,
+    /// Scheduling niceness of the monitor's threads (0 to 19): on a host the engine shares,
+    /// the monitor yields the CPU to it.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i32).range(0..=19))]
+    nice: i32,
+}
+
+/// Lowers this thread's priority; threads spawned afterwards inherit it.
+fn renice(nice: i32) -> Result<()> {
+    // SAFETY: setpriority(2) on the calling thread (who = 0) with a niceness clap bounded to
+    // 0..=19; it touches no memory.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error()).context(format!("setpriority nice {nice}"));
+    }
+    Ok(())
 }
 
 fn print_once(cli: &Cli) -> Result<()> {
@@ -106,6 +121,7 @@ fn serve(cli: &Cli) -> Result<()> {
             cli.listen
         );
     }
+    renice(cli.nice)?;
     let period = Duration::from_secs(1) / cli.push_hz;
     let shared = sampler::spawn(sampler::Sampler::new(cli.shm.clone(), cli.stale_ms), period)
         .context("start the sampler thread")?;
