@@ -8,6 +8,7 @@ use tickwire_engine::alloc::CountingAllocator;
 use tickwire_engine::config::Config;
 use tickwire_engine::host;
 use tickwire_engine::instance::InstanceError;
+use tickwire_engine::replay::ReplayVenue;
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -47,7 +48,8 @@ enum Cmd {
         /// The venue whose wire format the file holds.
         #[arg(long, value_enum)]
         venue: ReplayVenue,
-        /// REST depth snapshots, JSON Lines, used in order (start, then after each gap).
+        /// Binance REST depth snapshots, JSON Lines, used in order (start, then after each
+        /// gap); Kraken and Coinbase send theirs in the stream.
         #[arg(long)]
         snapshot: Option<PathBuf>,
         /// The recording.
@@ -76,13 +78,6 @@ enum Cmd {
     },
 }
 
-/// Venues `engine replay` decodes.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum ReplayVenue {
-    /// Binance spot.
-    Binance,
-}
-
 fn replay(venue: ReplayVenue, snapshot: Option<PathBuf>, file: PathBuf) -> anyhow::Result<()> {
     use anyhow::Context as _;
     use std::io::BufReader;
@@ -97,14 +92,13 @@ fn replay(venue: ReplayVenue, snapshot: Option<PathBuf>, file: PathBuf) -> anyho
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    match venue {
-        ReplayVenue::Binance => tickwire_engine::replay::replay_binance(
-            &mut input,
-            snapshots.as_mut().map(|s| s as &mut dyn std::io::BufRead),
-            &mut out,
-        )
-        .with_context(|| format!("replay {}", file.display()))?,
-    };
+    tickwire_engine::replay::replay(
+        venue,
+        &mut input,
+        snapshots.as_mut().map(|s| s as &mut dyn std::io::BufRead),
+        &mut out,
+    )
+    .with_context(|| format!("replay {}", file.display()))?;
     std::io::Write::flush(&mut out).context("write output")?;
     Ok(())
 }

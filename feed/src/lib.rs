@@ -36,10 +36,12 @@
 
 pub mod binance;
 pub mod book;
+pub mod coinbase;
 pub mod depth_sync;
 mod event;
 mod fixed;
 pub mod json;
+pub mod kraken;
 pub mod synthetic;
 pub mod ws;
 
