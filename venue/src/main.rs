@@ -112,6 +112,8 @@ fn main() -> Result<()> {
         },
         step: Duration::from_millis(cli.step_ms),
         depth_interval: Duration::from_millis(100),
+        order_sink: false,
+        tap: None,
     };
     let tls = if cli.plain {
         None
