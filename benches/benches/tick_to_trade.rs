@@ -322,19 +322,31 @@ enum OrderAction {
     },
 }
 
+/// Where one side's order is, as the bot sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Sent,
+    Live,
+    Cancelling,
+}
+
 #[derive(Debug, Default)]
 struct BotState {
     next_id: u64,
-    /// Per side: (client id, price, acknowledged).
-    bid: Option<(String, f64, bool)>,
-    ask: Option<(String, f64, bool)>,
-    cancelling: Vec<String>,
+    /// Per side: (client id, price, phase).
+    bid: Option<(String, f64, Phase)>,
+    ask: Option<(String, f64, Phase)>,
+    last_quote: Option<QuoteUpdate>,
 }
 
+/// The same rule as tickwire's market maker: quote mid +- half spread; a live quote that is a
+/// tick or more off target is cancelled, and its replacement goes out once the cancel is
+/// confirmed (so two never rest together).
 fn baseline_decide(state: &mut BotState, q: &QuoteUpdate, tick: f64) -> Vec<OrderAction> {
     if q.symbol != "BTCUSDT" {
         return Vec::new();
     }
+    state.last_quote = Some(q.clone());
     let mid = (q.bid + q.ask) / 2.0;
     let mut actions = Vec::new();
     for (side, target) in [
@@ -351,24 +363,54 @@ fn baseline_decide(state: &mut BotState, q: &QuoteUpdate, tick: f64) -> Vec<Orde
             None => {
                 state.next_id += 1;
                 let id = format!("base-{}", state.next_id);
-                *slot = Some((id.clone(), target, false));
+                *slot = Some((id.clone(), target, Phase::Sent));
                 actions.push(OrderAction::Place {
                     id,
                     side: side.to_string(),
                     price: target,
                 });
             }
-            Some((id, price, acked))
-                if acked && (price - target).abs() >= REQUOTE_TICKS as f64 * tick - 1e-9 =>
+            Some((id, price, Phase::Live))
+                if (price - target).abs() >= REQUOTE_TICKS as f64 * tick - 1e-9 =>
             {
-                state.cancelling.push(id.clone());
-                *slot = None;
+                *slot = Some((id.clone(), price, Phase::Cancelling));
                 actions.push(OrderAction::Cancel { id });
             }
             Some(_) => {}
         }
     }
     actions
+}
+
+/// Applies an order-entry response; returns what the bot does next (a replacement after a
+/// confirmed cancel).
+fn baseline_on_response(
+    state: &mut BotState,
+    id: &str,
+    status: &str,
+    tick: f64,
+) -> Vec<OrderAction> {
+    let mut cancelled = false;
+    for slot in [&mut state.bid, &mut state.ask] {
+        let Some((live, _, phase)) = slot else {
+            continue;
+        };
+        if live != id {
+            continue;
+        }
+        match status {
+            "NEW" if *phase == Phase::Sent => *phase = Phase::Live,
+            "CANCELED" | "EXPIRED" | "REJECTED" => {
+                *slot = None;
+                cancelled = true;
+            }
+            _ => {}
+        }
+    }
+    match (cancelled, state.last_quote.clone()) {
+        (true, Some(q)) => baseline_decide(state, &q, tick),
+        _ => Vec::new(),
+    }
 }
 
 fn run_baseline(venue: &Venue, secs: u64) {
@@ -461,18 +503,21 @@ fn run_baseline(venue: &Venue, secs: u64) {
                 let Ok(text) = msg.into_text() else { continue };
                 let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
                 let result = &v["result"];
-                let id = result["clientOrderId"].as_str().map(str::to_string);
-                let status = result["status"].as_str().map(str::to_string);
-                let mut guard = response_state.lock().expect("state");
-                let s = &mut *guard;
-                if let (Some(id), Some(status)) = (id, status) {
-                    for (live, _, acked) in [&mut s.bid, &mut s.ask].into_iter().flatten() {
-                        if *live == id && status == "NEW" {
-                            *acked = true;
-                        }
-                    }
-                    if status == "CANCELED" {
-                        s.cancelling.retain(|c| *c != id);
+                let (Some(id), Some(status)) = (
+                    result["origClientOrderId"]
+                        .as_str()
+                        .or(result["clientOrderId"].as_str()),
+                    result["status"].as_str(),
+                ) else {
+                    continue;
+                };
+                let actions = {
+                    let mut s = response_state.lock().expect("state");
+                    baseline_on_response(&mut s, id, status, 0.01)
+                };
+                for a in actions {
+                    if action_tx.send(a).await.is_err() {
+                        return;
                     }
                 }
             }
@@ -482,7 +527,6 @@ fn run_baseline(venue: &Venue, secs: u64) {
         strategy_task.abort();
         order_task.abort();
         response_task.abort();
-        drop(action_tx);
     });
 }
 
