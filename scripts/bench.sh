@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every benchmark of tickwire and prints a summary table. Not part of scripts/test.sh:
+# benches report figures, they do not pass or fail. On a shared machine read the ratios (each
+# comparison runs in one process, back to back), not the absolute figures.
+#
+#   scripts/bench.sh [--quick]
+#
+#   criterion micro benches (ring hop, seqlock, strategy step, decoders vs serde_json)
+#   tick_to_trade   wire to wire: tickwire vs a tokio baseline vs the floor   -> target/bench/tick_to_trade.{json,svg}
+#   monitor_load    engine tick-to-trade with 100 dashboards vs none          -> target/bench/monitor_load.json
+#
+# --quick shortens every run (for a smoke check of the benches themselves).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+target="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target/bench"
+
+if [ "$quick" -eq 1 ]; then
+    criterion=(--warm-up-time 1 --measurement-time 1)
+    t2t=(--secs 5)
+    load=(--phase-secs 5)
+else
+    criterion=(--warm-up-time 1 --measurement-time 3)
+    t2t=(--secs 20)
+    load=(--phase-secs 20)
+fi
+
+echo "==> criterion micro benches"
+for bench in ring_hop seqlock strategy_step decode; do
+    cargo bench -p tickwire-benches --bench "$bench" -- "${criterion[@]}" 2>/dev/null \
+        | grep -E '^[a-z_/0-9 ]+time:|^[a-z].*\s+time:' | tee -a "$target/bench/criterion.txt" || true
+done
+
+echo "==> tick_to_trade"
+cargo bench -p tickwire-benches --bench tick_to_trade -- "${t2t[@]}" 2>/dev/null | tee "$target/bench/tick_to_trade.txt"
+
+echo "==> monitor_load"
+cargo bench -p tickwire-benches --bench monitor_load -- "${load[@]}" 2>/dev/null | tee "$target/bench/monitor_load.txt"
+
+echo
+echo "==> summary"
+python3 - "$target/bench" <<'PY'
+import json, sys
+out = sys.argv[1]
+t = json.load(open(f"{out}/tick_to_trade.json"))
+print(f"{'wire to wire':<12} {'p50 us':>9} {'p99 us':>9} {'p99.9 us':>9} {'samples':>8} {'missed':>7}")
+for k in ("tickwire", "baseline", "floor"):
+    v = t[k]
+    print(f"{k:<12} {v['p50_ns']/1e3:>9.1f} {v['p99_ns']/1e3:>9.1f} {v['p999_ns']/1e3:>9.1f} {v['samples']:>8} {v['missed']:>7}")
+ip = t.get("in_process") or {}
+stages = ip.get("stages", {})
+if stages:
+    print("tickwire in-process stage p50 (ns): " + ", ".join(f"{k} {v['p50_ns']}" for k, v in stages.items()))
+m = json.load(open(f"{out}/monitor_load.json"))
+r = m["load_over_idle"]
+print(f"monitor load ({m['clients']} WebSocket clients, {m['arrangement']}): tick-to-trade p50 x{r['p50']:.3f}, p99 x{r['p99']:.3f}")
+PY
