@@ -4,10 +4,14 @@
 //!
 //! # How
 //!
-//! simd-json parses each frame into a tape held by the decoder and reused for every message
-//! (with its scratch buffers), so steady-state decoding allocates nothing; a schema-specific walk
-//! over the tape picks the fields and converts decimal strings to fixed point with
-//! [`parse_decimal`] at each instrument's scale. Depth levels land in two buffers owned by the
+//! `bookTicker` and `trade` frames in the exact layout Binance sends them (keys in the
+//! documented order, no whitespace, no escapes) take a byte-level fast path that reads the frame
+//! once and finds each field at its known place (`canonical`). Every other frame — and any frame
+//! the fast path does not recognise byte for byte, including every invalid one — goes the
+//! general way: simd-json parses it into a tape held by the decoder and reused for every message
+//! (with its scratch buffers), so steady-state decoding allocates nothing, and a schema-specific
+//! walk over the tape picks the fields. Both convert decimal strings to fixed point with
+//! [`parse_decimal`] at each instrument's scale, and a property test checks they agree. Depth levels land in two buffers owned by the
 //! decoder ([`BinanceDecoder::bids`], [`BinanceDecoder::asks`]), capacity [`MAX_LEVELS`].
 //!
 //! # Errors
@@ -15,6 +19,7 @@
 //! Every rejection is a [`DecodeError`] naming what was wrong and where (the field, the level
 //! index, the byte offset of a JSON error); nothing panics on input, nothing wraps.
 
+use crate::canonical;
 use crate::event::{Quote, Trade};
 use crate::fixed::{parse_decimal, InstrumentId, Price, Qty, Side};
 use crate::json::{field, skip, Node, Obj, TapeParser};
@@ -253,6 +258,18 @@ impl BinanceDecoder {
         input: &mut [u8],
         recv_tsc: u64,
     ) -> Result<BinanceMessage, DecodeError> {
+        match self.decode_canonical(input, recv_tsc) {
+            Some(message) => Ok(message),
+            None => self.decode_tape(input, recv_tsc),
+        }
+    }
+
+    /// The general path: any valid frame, and the error for any invalid one.
+    fn decode_tape(
+        &mut self,
+        input: &mut [u8],
+        recv_tsc: u64,
+    ) -> Result<BinanceMessage, DecodeError> {
         self.with_tape(input, |this, nodes| {
             let outer = Obj::at(nodes, 0).ok_or(DecodeError::NotObject)?;
             let obj = match (outer.get("stream"), outer.get("data")) {
@@ -273,6 +290,40 @@ impl BinanceDecoder {
                 None => Err(DecodeError::UnknownKind),
             }
         })
+    }
+
+    /// The fast path: a canonical `bookTicker` or `trade` whose values all convert; `None` sends
+    /// the frame down the general path (which also names any error).
+    fn decode_canonical(&mut self, input: &[u8], recv_tsc: u64) -> Option<BinanceMessage> {
+        let positive =
+            |text: &[u8], decimals| parse_decimal(text, decimals).ok().filter(|v| *v > 0);
+        if let Some(f) = canonical::book_ticker(input) {
+            let spec = self.spec(f.symbol).ok()?;
+            let (pd, qd) = (spec.price_decimals, spec.qty_decimals);
+            return Some(BinanceMessage::BookTicker(Quote {
+                instrument: spec.instrument,
+                bid: Price(positive(f.bid, pd)?),
+                bid_qty: Qty(positive(f.bid_qty, qd)?),
+                ask: Price(positive(f.ask, pd)?),
+                ask_qty: Qty(positive(f.ask_qty, qd)?),
+                exchange_seq: f.update_id,
+                recv_tsc,
+            }));
+        }
+        let f = canonical::trade(input)?;
+        let spec = self.spec(f.symbol).ok()?;
+        Some(BinanceMessage::Trade(Trade {
+            instrument: spec.instrument,
+            price: Price(positive(f.price, spec.price_decimals)?),
+            qty: Qty(positive(f.qty, spec.qty_decimals)?),
+            aggressor: if f.buyer_is_maker {
+                Side::Sell
+            } else {
+                Side::Buy
+            },
+            trade_id: f.trade_id,
+            recv_tsc,
+        }))
     }
 
     fn book_ticker(
@@ -596,6 +647,53 @@ mod tests {
         match decode(d, text) {
             Ok(m) => m.kind().to_string(),
             Err(e) => e.to_string(),
+        }
+    }
+
+    fn general(d: &mut BinanceDecoder, text: &str) -> Result<BinanceMessage, DecodeError> {
+        let mut bytes = text.as_bytes().to_vec();
+        d.decode_tape(&mut bytes, 77)
+    }
+
+    fn number_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            "[0-9]{1,12}",
+            "[0-9]{1,10}\\.[0-9]{0,10}",
+            "-[0-9]{1,4}\\.[0-9]{1,3}",
+            "[0-9a-z.eE+-]{0,6}",
+        ]
+    }
+
+    proptest::proptest! {
+        /// The fast path and the general path agree on every canonical frame: the same value
+        /// when the fast path accepts, and the general path's verdict when it declines.
+        #[test]
+        fn fast_and_general_paths_agree(
+            u in proptest::num::u64::ANY,
+            symbol in proptest::prop_oneof!["BNBUSDT", "[A-Z]{1,8}"],
+            fields in proptest::collection::vec(number_text(), 4),
+            wrapped in proptest::bool::ANY,
+            maker in proptest::bool::ANY,
+        ) {
+            let ticker = format!(
+                r#"{{"u":{u},"s":"{symbol}","b":"{}","B":"{}","a":"{}","A":"{}"}}"#,
+                fields[0], fields[1], fields[2], fields[3]
+            );
+            let trade = format!(
+                r#"{{"e":"trade","E":1,"s":"{symbol}","t":{u},"p":"{}","q":"{}","T":2,"m":{maker},"M":true}}"#,
+                fields[0], fields[1]
+            );
+            for payload in [ticker, trade] {
+                let text = if wrapped {
+                    format!(r#"{{"stream":"x@y","data":{payload}}}"#)
+                } else {
+                    payload
+                };
+                let mut fast = BinanceDecoder::any_symbol(8, 8);
+                let mut slow = BinanceDecoder::any_symbol(8, 8);
+                proptest::prop_assert_eq!(decode(&mut fast, &text), general(&mut slow, &text), "{}", text);
+            }
         }
     }
 }

@@ -88,47 +88,110 @@ pub enum DecimalError {
 ///
 /// [`DecimalError`] naming what is wrong and, for bad characters, where.
 pub fn parse_decimal(text: &[u8], decimals: u32) -> Result<i64, DecimalError> {
-    let (negative, digits_start) = match text.first() {
+    // u64 arithmetic (no i128, no `pow` loop); the magnitude may reach i64::MAX + 1, the
+    // magnitude of i64::MIN. Up to 18 digits cannot overflow, so the common case runs unchecked.
+    const LIMIT: u64 = i64::MAX as u64 + 1;
+    const SAFE_DIGITS: usize = 18;
+    let negative = match text.first() {
         None => return Err(DecimalError::Empty),
-        Some(b'-') => (true, 1),
-        Some(_) => (false, 0),
+        Some(b) => *b == b'-',
     };
-    let mut value: i128 = 0;
-    let mut seen_digit = false;
-    let mut fraction: Option<u32> = None;
-    for (i, &b) in text.iter().enumerate().skip(digits_start) {
-        match b {
-            b'0'..=b'9' => {
-                seen_digit = true;
-                let digit = i128::from(b - b'0');
-                match &mut fraction {
-                    Some(n) if *n >= decimals => {
-                        if digit != 0 {
-                            return Err(DecimalError::TooPrecise(decimals));
-                        }
-                        continue;
-                    }
-                    Some(n) => *n += 1,
-                    None => {}
-                }
-                value = value * 10 + digit;
-                if value > i128::from(i64::MAX) + 1 {
-                    return Err(DecimalError::Overflow);
-                }
-            }
-            b'.' if fraction.is_none() && seen_digit => fraction = Some(0),
-            _ => return Err(DecimalError::BadChar(i)),
+    let start = usize::from(negative);
+    let body = &text[start..];
+    let int_len = body
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(body.len());
+    if int_len == 0 {
+        return Err(DecimalError::BadChar(if body.is_empty() {
+            text.len() - 1
+        } else {
+            start
+        }));
+    }
+    let push = |value: u64, digit: u8| -> Result<u64, DecimalError> {
+        value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(digit - b'0')))
+            .filter(|v| *v <= LIMIT)
+            .ok_or(DecimalError::Overflow)
+    };
+    let mut value = 0u64;
+    if int_len <= SAFE_DIGITS {
+        for &b in &body[..int_len] {
+            value = value * 10 + u64::from(b - b'0');
+        }
+    } else {
+        for &b in &body[..int_len] {
+            value = push(value, b)?;
         }
     }
-    if !seen_digit || text.last() == Some(&b'.') {
-        return Err(DecimalError::BadChar(text.len().saturating_sub(1)));
+    let mut used = 0u32;
+    match body.get(int_len) {
+        None => {}
+        Some(b'.') => {
+            let fraction = &body[int_len + 1..];
+            if fraction.is_empty() {
+                return Err(DecimalError::BadChar(text.len() - 1));
+            }
+            let take = fraction.len().min(decimals as usize);
+            let (kept, extra) = fraction.split_at(take);
+            let at = start + int_len + 1;
+            if int_len + take <= SAFE_DIGITS {
+                // Cannot overflow: the first non-digit is the only possible error here.
+                if let Some(k) = kept.iter().position(|b| !b.is_ascii_digit()) {
+                    return Err(DecimalError::BadChar(at + k));
+                }
+                for &b in kept {
+                    value = value * 10 + u64::from(b - b'0');
+                }
+            } else {
+                for (k, &b) in kept.iter().enumerate() {
+                    if !b.is_ascii_digit() {
+                        return Err(DecimalError::BadChar(at + k));
+                    }
+                    value = push(value, b)?;
+                }
+            }
+            used = take as u32;
+            for (k, &b) in extra.iter().enumerate() {
+                if !b.is_ascii_digit() {
+                    return Err(DecimalError::BadChar(at + take + k));
+                }
+                if b != b'0' {
+                    return Err(DecimalError::TooPrecise(decimals));
+                }
+            }
+        }
+        Some(_) => return Err(DecimalError::BadChar(start + int_len)),
     }
-    let scaled = value
-        .checked_mul(10i128.pow(decimals - fraction.unwrap_or(0)))
+    if value == 0 {
+        return Ok(0);
+    }
+    let scale = POW10
+        .get((decimals - used) as usize)
         .ok_or(DecimalError::Overflow)?;
-    let signed = if negative { -scaled } else { scaled };
-    i64::try_from(signed).map_err(|_| DecimalError::Overflow)
+    let magnitude = value
+        .checked_mul(*scale)
+        .filter(|m| *m <= LIMIT)
+        .ok_or(DecimalError::Overflow)?;
+    if negative {
+        Ok((magnitude as i64).wrapping_neg())
+    } else {
+        i64::try_from(magnitude).map_err(|_| DecimalError::Overflow)
+    }
 }
+
+/// Powers of ten that fit in a `u64`.
+const POW10: [u64; 20] = {
+    let mut table = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
 
 /// Appends `value` at `decimals` fractional digits as a decimal string (`-12.3400` for
 /// `-123400` at 4 decimals). With `trim`, trailing fractional zeros (and a bare point) are
@@ -238,5 +301,40 @@ mod tests {
         assert_eq!(Side::Buy.sign(), 1);
         assert_eq!(Side::Sell.sign(), -1);
         assert_eq!(Side::Buy.opposite(), Side::Sell);
+    }
+
+    /// Decimal parsing the slow, obvious way, for the property test.
+    fn reference(text: &str, decimals: u32) -> Option<i64> {
+        let (negative, body) = text.strip_prefix('-').map_or((false, text), |b| (true, b));
+        let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if int.is_empty() || !digits(int) || !digits(frac) || body.ends_with('.') {
+            return None;
+        }
+        let frac = frac.trim_end_matches('0');
+        if frac.len() > decimals as usize {
+            return None;
+        }
+        let padded = format!("{int}{frac}{}", "0".repeat(decimals as usize - frac.len()));
+        let magnitude: i128 = padded
+            .trim_start_matches('0')
+            .parse()
+            .ok()
+            .or_else(|| padded.bytes().all(|b| b == b'0').then_some(0))?;
+        i64::try_from(if negative { -magnitude } else { magnitude }).ok()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_agrees_with_the_obvious_reference(
+            text in "-?[0-9]{0,21}(\\.[0-9]{0,21})?|[-0-9.a]{0,8}",
+            decimals in 0u32..=18,
+        ) {
+            proptest::prop_assert_eq!(
+                parse_decimal(text.as_bytes(), decimals).ok(),
+                reference(&text, decimals),
+                "{} at {}", text, decimals
+            );
+        }
     }
 }

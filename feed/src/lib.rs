@@ -36,6 +36,7 @@
 
 pub mod binance;
 pub mod book;
+mod canonical;
 pub mod coinbase;
 pub mod depth_sync;
 mod event;

@@ -1,0 +1,172 @@
+//! One hot-path step, repeated: the driver `scripts/callgrind.sh` runs under
+//! `valgrind --tool=callgrind` to count instructions per tick — a figure that, unlike time, is
+//! the same on a busy shared machine as on an idle one.
+//!
+//! `hot_path_step <decode|serde|baseline|decide|encode> <iterations>`
+//!
+//! - `decode`: tickwire's Binance bookTicker decode to fixed point (fast path);
+//! - `serde`: serde_json into a struct of borrowed `&str` fields (no conversion);
+//! - `baseline`: what the conventional bot does: serde_json into owned `String` fields, then
+//!   `f64` parsing;
+//! - `decide`: the market maker's targets and the pre-trade risk check for one quote;
+//! - `encode`: the gateway's `order.place` request for one order.
+
+use serde::Deserialize;
+use std::hint::black_box;
+use tickwire_engine::config::{StrategyKind, StrategySettings};
+use tickwire_engine::market_maker::MarketMaker;
+use tickwire_engine::risk::{check_order, Exposure, Limits, RateWindow};
+use tickwire_feed::binance::{BinanceDecoder, SymbolSpec};
+use tickwire_feed::synthetic::{SyntheticParams, SyntheticQuotes};
+use tickwire_feed::{InstrumentId, Price, Qty, Side};
+use tickwire_gateway::binance::OrderEncoder;
+use tickwire_gateway::{NewOrder, OrderKind};
+
+const BOOK_TICKER: &str = r#"{"stream":"btcusdt@bookTicker","data":{"u":400900217,"s":"BTCUSDT","b":"25035.19000000","B":"31.21000000","a":"25036.52000000","A":"40.66000000"}}"#;
+
+#[derive(Deserialize)]
+struct Borrowed<'a> {
+    #[serde(borrow)]
+    data: BorrowedTicker<'a>,
+}
+
+#[derive(Deserialize)]
+struct BorrowedTicker<'a> {
+    u: u64,
+    s: &'a str,
+    b: &'a str,
+    a: &'a str,
+}
+
+#[derive(Deserialize)]
+struct Owned {
+    stream: String,
+    data: OwnedTicker,
+}
+
+#[derive(Deserialize)]
+struct OwnedTicker {
+    u: u64,
+    s: String,
+    b: String,
+    #[serde(rename = "B")]
+    bid_qty: String,
+    a: String,
+    #[serde(rename = "A")]
+    ask_qty: String,
+}
+
+fn spec() -> SymbolSpec {
+    SymbolSpec {
+        symbol: "BTCUSDT".into(),
+        instrument: InstrumentId(0),
+        price_decimals: 2,
+        qty_decimals: 8,
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(mode), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<u64>().ok()))
+    else {
+        eprintln!("usage: hot_path_step <decode|serde|baseline|decide|encode> <iterations>");
+        std::process::exit(2);
+    };
+    match mode.as_str() {
+        "decode" => {
+            let mut decoder = BinanceDecoder::new(vec![spec()]);
+            let mut work = Vec::with_capacity(4096);
+            for _ in 0..n {
+                work.clear();
+                work.extend_from_slice(BOOK_TICKER.as_bytes());
+                black_box(decoder.decode(&mut work, 0).expect("valid"));
+            }
+        }
+        "serde" => {
+            for _ in 0..n {
+                let t: Borrowed<'_> = serde_json::from_str(black_box(BOOK_TICKER)).expect("valid");
+                black_box((t.data.u, t.data.s, t.data.b, t.data.a));
+            }
+        }
+        "baseline" => {
+            for _ in 0..n {
+                let t: Owned = serde_json::from_str(black_box(BOOK_TICKER)).expect("valid");
+                let bid: f64 = t.data.b.parse().expect("bid");
+                let ask: f64 = t.data.a.parse().expect("ask");
+                let qty: f64 = t.data.bid_qty.parse::<f64>().expect("qty")
+                    + t.data.ask_qty.parse::<f64>().expect("qty");
+                black_box((t.stream.len(), t.data.u, t.data.s.len(), bid, ask, qty));
+            }
+        }
+        "decide" => {
+            let mut quotes = SyntheticQuotes::new(SyntheticParams {
+                instrument: InstrumentId(0),
+                start_mid: Price(5_000_000),
+                tick: 1,
+                max_step_ticks: 2,
+                base_qty: Qty(100),
+                seed: 9,
+            });
+            let mm = MarketMaker::new(&StrategySettings {
+                kind: StrategyKind::MarketMaker,
+                instrument: 0,
+                half_spread_ticks: 2,
+                size: 1_000,
+                skew_ticks_per_size: 1,
+                requote_threshold_ticks: 2,
+            });
+            let limits = Limits {
+                max_position: 5_000,
+                max_notional: 50_000_000_000,
+                max_orders_per_sec: u32::MAX,
+                price_band_bps: 100,
+                max_open_orders: 32,
+            };
+            let mut rate = RateWindow::new(u64::MAX);
+            for _ in 0..n {
+                let q = quotes.next_quote(0);
+                let (bid, _ask) = mm.targets(&q, 300, 1);
+                let exposure = Exposure {
+                    position: 300,
+                    open_same_side: 0,
+                    open_orders: 1,
+                    mid: Some(Price(q.mid2().0 / 2)),
+                    feed_fresh: true,
+                    trading: true,
+                    reduce_only: false,
+                };
+                let _ = black_box(check_order(
+                    &limits,
+                    &mut rate,
+                    1,
+                    Side::Buy,
+                    bid,
+                    Qty(1_000),
+                    &exposure,
+                ));
+            }
+        }
+        "encode" => {
+            let mut encoder = OrderEncoder::new(vec![tickwire_gateway::binance::SymbolSpec {
+                name: "BTCUSDT".into(),
+                price_decimals: 2,
+                qty_decimals: 8,
+            }], "tw1-", None);
+            for i in 0..n {
+                let order = NewOrder {
+                    client_id: i,
+                    instrument: InstrumentId(0),
+                    side: Side::Buy,
+                    price: Price(2_503_519),
+                    qty: Qty(1_000_000),
+                    kind: OrderKind::PostOnly,
+                };
+                black_box(encoder.new_order(&order, i, 1_700_000_000_000).map(<[u8]>::len));
+            }
+        }
+        other => {
+            eprintln!("unknown mode {other:?}");
+            std::process::exit(2);
+        }
+    }
+}
