@@ -164,6 +164,12 @@ struct RiskFile {
     price_band_bps: u32,
     max_open_orders: u32,
     stale_feed_ms: u32,
+    #[serde(default = "default_order_ack_timeout_ms")]
+    order_ack_timeout_ms: u32,
+}
+
+fn default_order_ack_timeout_ms() -> u32 {
+    2000
 }
 
 #[derive(Debug, Deserialize)]
@@ -280,6 +286,10 @@ pub struct RiskSettings {
     pub max_open_orders: u32,
     /// Market data older than this is stale, ms.
     pub stale_feed_ms: u32,
+    /// A new order or cancel unacknowledged for longer than this is timed out: the order
+    /// becomes unknown and is cancelled by client id; unknown for longer again, the engine
+    /// goes reduce-only (see the `strategy` module). Default 2000.
+    pub order_ack_timeout_ms: u32,
 }
 
 /// Market-maker settings.
@@ -473,6 +483,12 @@ impl Validator<'_> {
             u64::from(f.risk.stale_feed_ms),
             1,
             3_600_000,
+        )?;
+        self.range(
+            "risk.order_ack_timeout_ms",
+            u64::from(f.risk.order_ack_timeout_ms),
+            1,
+            60_000,
         )?;
         self.range(
             "gateway.max_resting",
@@ -713,6 +729,7 @@ impl Validator<'_> {
                 price_band_bps: f.risk.price_band_bps,
                 max_open_orders: f.risk.max_open_orders,
                 stale_feed_ms: f.risk.stale_feed_ms,
+                order_ack_timeout_ms: f.risk.order_ack_timeout_ms,
             },
             strategy: StrategySettings {
                 kind: s.kind,
@@ -784,6 +801,14 @@ synthetic_start = "50000.00"
         assert_eq!(c.strategy.size, 1_000);
         assert_eq!(c.engine.shm_path, PathBuf::from("/dev/shm/tickwire-unit"));
         assert_eq!(c.engine.publish_interval_us, 1000);
+        assert_eq!(c.risk.order_ack_timeout_ms, 2000, "the default");
+        let set = parse(&VALID.replacen(
+            "stale_feed_ms = 1000",
+            "stale_feed_ms = 1000\norder_ack_timeout_ms = 250",
+            1,
+        ))
+        .expect("valid");
+        assert_eq!(set.risk.order_ack_timeout_ms, 250);
     }
 
     fn error_of(text: &str) -> String {
@@ -859,6 +884,26 @@ synthetic_start = "50000.00"
                 "synthetic_start = \"50000.00\"",
                 "",
                 &["instruments[0].synthetic_start", "required"],
+            ),
+            (
+                "stale_feed_ms = 1000",
+                "stale_feed_ms = 1000\norder_ack_timeout_ms = 0",
+                &["risk.order_ack_timeout_ms", "0 is outside 1..=60000"],
+            ),
+            (
+                "stale_feed_ms = 1000",
+                "stale_feed_ms = 1000\norder_ack_timeout_ms = 60001",
+                &["risk.order_ack_timeout_ms", "60001"],
+            ),
+            (
+                "stale_feed_ms = 1000",
+                "stale_feed_ms = 1000\norder_ack_timeout_ms = \"2s\"",
+                &["order_ack_timeout_ms", "invalid type"],
+            ),
+            (
+                "stale_feed_ms = 1000",
+                "stale_feed_ms = 1000\nack_timeout_ms = 100",
+                &["unknown field", "ack_timeout_ms"],
             ),
         ];
         for (from, to, needles) in cases {

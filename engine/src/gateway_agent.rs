@@ -8,7 +8,12 @@
 //!   execution reports decoded by [`OrderEntryDecoder`]. Responses carry acceptances,
 //!   rejections and cancels; execution reports carry fills and expiries. An order that cannot
 //!   be sent because the session is down is rejected at once, so the strategy never waits on a
-//!   request that was not made.
+//!   request that was not made. A request the venue never answers is timed out by the strategy
+//!   (`risk.order_ack_timeout_ms`), which then cancels by client id; the answer to a cancel
+//!   settles every earlier request for the same order still awaiting one, so unanswered
+//!   requests do not fill the in-flight table. Cancel refusals meaning "the venue does not hold
+//!   this order" arrive as [`RejectReason::UnknownOrder`] (see
+//!   [`tickwire_gateway::binance::reject_reason`]).
 //!
 //! Execution reports are never dropped: one that finds the report ring full waits in a
 //! pre-allocated backlog (counted as `report_queue_full`) and goes out first on the next turn.
@@ -21,7 +26,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tickwire_feed::ws::{WsConnection, WsEvent};
 use tickwire_feed::{InstrumentId, Qty, Quote, Side};
-use tickwire_gateway::binance::{OrderEncoder, OrderEntryDecoder, OrderEntryMessage};
+use tickwire_gateway::binance::{
+    reject_reason, OrderEncoder, OrderEntryDecoder, OrderEntryMessage,
+};
 use tickwire_gateway::paper::PaperExchange;
 use tickwire_gateway::{ExecKind, ExecReport, OrderMsg, OrderRequest, RejectReason};
 use tickwire_shm::layout::{CounterId, Stage};
@@ -59,6 +66,10 @@ pub struct VenueSession {
     /// Whether this connection's balance snapshot has arrived: fills of other runs' orders
     /// before it are in the snapshot, fills after it move the position.
     account_seen: bool,
+    /// Signed fill quantity per instrument reported between the balance snapshot and the
+    /// `Reconciled` report: the strategy applies those fills as they come, so the position it
+    /// adopts must include them (the snapshot does not).
+    since_snapshot: Vec<i64>,
 }
 
 impl std::fmt::Debug for VenueSession {
@@ -94,6 +105,7 @@ impl VenueSession {
             foreign_cancelled: vec![0; instruments],
             foreign_seq: 0,
             account_seen: false,
+            since_snapshot: vec![0; instruments],
         })
     }
 
@@ -103,6 +115,7 @@ impl VenueSession {
         self.reconcile_pending = 0;
         self.account_seen = false;
         self.foreign_cancelled.iter_mut().for_each(|n| *n = 0);
+        self.since_snapshot.iter_mut().for_each(|q| *q = 0);
         let request = self.encoder.account_status(RECONCILE, now);
         if self.conn.send_text(request).is_ok() {
             self.reconcile_pending += 1;
@@ -153,7 +166,8 @@ impl VenueSession {
                     .positions()
                     .iter()
                     .find(|(at, _)| *at == instrument)
-                    .map_or(0, |(_, q)| *q);
+                    .map_or(0, |(_, q)| *q)
+                    .saturating_add(self.since_snapshot[i]);
                 out.emit(ExecReport {
                     client_id: 0,
                     instrument,
@@ -316,14 +330,29 @@ impl GatewayAgent {
                 decoder,
                 in_flight,
                 account_seen,
+                since_snapshot,
+                reconcile_pending,
                 ..
             } = &mut **session;
+            // Fills the strategy applies before it adopts the snapshot's position.
+            let reconciling = *reconcile_pending != 0;
+            let mut count_fill = |report: &ExecReport, seen: bool| {
+                if let (true, true, ExecKind::Fill { qty, .. }) = (reconciling, seen, report.kind) {
+                    if let Some(q) = since_snapshot.get_mut(usize::from(report.instrument.0)) {
+                        *q = q.saturating_add(report.side.sign() * qty.0);
+                    }
+                }
+            };
             conn.drive(poll.registry(), Instant::now(), &mut |bytes| {
                 work += 1;
                 match decoder.decode(bytes) {
-                    Ok(OrderEntryMessage::Execution(report)) => out.emit(report),
+                    Ok(OrderEntryMessage::Execution(report)) => {
+                        count_fill(&report, *account_seen);
+                        out.emit(report);
+                    }
                     Ok(OrderEntryMessage::ForeignFill(report)) => {
                         if *account_seen {
+                            count_fill(&report, true);
                             out.emit(report);
                         }
                     }
@@ -351,13 +380,18 @@ impl GatewayAgent {
                         let (_, instrument, side) = in_flight.swap_remove(at);
                         let cancel = id & CANCEL_ID != 0;
                         let client_id = id & !CANCEL_ID;
+                        if cancel {
+                            // A cancel's answer settles the order: requests for it still in
+                            // flight were lost (the venue answers in order) or are superseded
+                            // (a later cancel's answer is dropped here), and one the venue
+                            // never answers must not hold a slot for ever.
+                            in_flight.retain(|(i, ..)| *i & !CANCEL_ID != client_id);
+                        }
                         let kind = match (cancel, outcome) {
                             (false, Ok(())) => ExecKind::Accepted,
-                            (false, Err(code)) => ExecKind::Rejected(RejectReason::Venue(code)),
+                            (false, Err(code)) => ExecKind::Rejected(reject_reason(code)),
                             (true, Ok(())) => ExecKind::Canceled,
-                            (true, Err(code)) => {
-                                ExecKind::CancelRejected(RejectReason::Venue(code))
-                            }
+                            (true, Err(code)) => ExecKind::CancelRejected(reject_reason(code)),
                         };
                         out.emit(ExecReport {
                             client_id,

@@ -64,6 +64,10 @@ pub enum EngineEvent {
     ForeignOrdersCancelled,
     /// Heap allocations on the hot path (detail: count).
     HotPathAllocation,
+    /// An order request went unanswered past `risk.order_ack_timeout_ms`; the order is unknown
+    /// and a cancel for it was sent (detail: client order id, code of the order state that timed
+    /// out — `pending_new`, `pending_cancel`, or `unknown` when its cancel went unanswered).
+    AckTimeout,
     /// The engine stopped cleanly.
     Stopped,
 }
@@ -78,6 +82,7 @@ impl EngineEvent {
             EngineEvent::Reconciled => "reconciled",
             EngineEvent::ForeignOrdersCancelled => "foreign_orders_cancelled",
             EngineEvent::HotPathAllocation => "hot_path_allocation",
+            EngineEvent::AckTimeout => "ack_timeout",
             EngineEvent::Stopped => "stopped",
         }
     }

@@ -6,9 +6,12 @@
 //!   ask mirrors it. Both are post-only.
 //! - A quote that drifts `requote_threshold_ticks` or more from its target is cancelled; the new
 //!   one goes out once the cancel is confirmed, so the two never rest together.
-//! - A side whose quote would take the position past the risk limit is not quoted, and no order
-//!   is sent while the order-rate budget of the second is spent: the strategy stays inside risk
-//!   rather than collecting rejects.
+//! - A side whose quote would take the position past the risk limit is not quoted, no order is
+//!   sent while the order-rate budget of the second is spent, and while the engine is
+//!   reduce-only only a quote that reduces the position goes out: the strategy stays inside
+//!   risk rather than collecting rejects.
+//! - A side with an order in the unknown state (its acknowledgement timed out; the engine is
+//!   cancelling it) is not quoted until the venue resolves it, as while a cancel is pending.
 //! - When the engine is not running or the feed is stale, every order is cancelled and nothing
 //!   is quoted until fresh data arrives.
 
@@ -58,7 +61,7 @@ impl MarketMaker {
         let mut cancelling = false;
         for o in ctx.orders() {
             if o.instrument == self.instrument && o.side == side {
-                if o.state == OrderState::PendingCancel {
+                if o.state == OrderState::PendingCancel || o.state == OrderState::Unknown {
                     cancelling = true;
                 } else {
                     resting = Some((o.client_id, o.price));
@@ -73,9 +76,12 @@ impl MarketMaker {
             }
             Some(_) => {}
             None if !cancelling => {
-                let after = ctx.position(self.instrument) + side.sign() * self.size;
+                let position = ctx.position(self.instrument);
+                let after = position + side.sign() * self.size;
+                let reduces = position.signum() == -side.sign() && self.size <= position.abs();
                 if after.abs() <= ctx.max_position(self.instrument)
                     && ctx.order_budget(self.instrument) > 0
+                    && (reduces || !ctx.reduce_only())
                 {
                     let _ = ctx.place(
                         self.instrument,

@@ -573,7 +573,10 @@ pub fn trading_context(
         reconciled: [false; MAX_INSTRUMENTS],
         journal_positions: [0; MAX_INSTRUMENTS],
         state_since_unix_ns: unix_ns,
-        reduce_only: false,
+        storage_alarm: false,
+        orders_overdue: false,
+        ack_timeout_ticks: clock
+            .ns_to_ticks(u64::from(config.risk.order_ack_timeout_ms) * 1_000_000),
         rejects: [0; 8],
         order_tx,
         journal,

@@ -5,6 +5,55 @@
 //! strategy's orders and positions, sends requests to the gateway ring and records them in the
 //! journal. All of it runs on the strategy thread: no locks, no allocation, no logging macros,
 //! no formatting, no system calls.
+//!
+//! # Order states and acknowledgement timeouts
+//!
+//! Requests go to the gateway over the order ring ([`OrderMsg`]); the venue's answers come back
+//! as [`ExecReport`]s. A venue, or the network in between, can fail to answer, and an order
+//! whose answer never comes must not stay pending for ever. So every awaited answer has a
+//! deadline, `risk.order_ack_timeout_ms` (*T*, default 2000), measured in latency-clock ticks
+//! (the TSC, as feed staleness is; never the wall clock) from the moment the request was pushed
+//! on the ring, and checked by the timer (every 100 µs) in one scan of the fixed-size table.
+//!
+//! | state | awaits | answered | no answer for *T* |
+//! |---|---|---|---|
+//! | `PendingNew` | the new order's answer | accepted → `Live`; rejected → removed | → `Unknown` |
+//! | `Live`, `PartiallyFilled` | nothing | fills; the last one removes it | — |
+//! | `PendingCancel` | the cancel's answer (once sent) | cancelled → removed; refused → `Live` | → `Unknown` |
+//! | `Unknown` | the answer to its cancel | see below | cancel re-sent |
+//!
+//! **Timeout.** The request is counted (`ack_timeouts`), journaled (event `ack_timeout`: client
+//! id, code of the state that timed out), logged, and the order becomes `Unknown`: it may or may
+//! not rest on the venue. A cancel for its client id goes out at once — cancelling by client id
+//! is idempotent at the venue: it cancels the order if it rests and is refused as an unknown
+//! order if it is done or was never placed. The cancel goes out once per timeout period, never
+//! per loop turn: if it too goes unanswered for *T* it is counted again and re-sent; if it is
+//! refused for another reason (the session is down) it is re-sent a period later, uncounted.
+//!
+//! **While unknown** the order stays in the table. Its whole open quantity counts as open on its
+//! side — in the worst-case position of the risk check and in the open-order limit — and never
+//! as free; [`TradingContext::cancel`] and [`TradingContext::cancel_all`] leave it alone (its
+//! cancel is out) and the market maker does not quote that side, as while a cancel is pending.
+//!
+//! **Resolution**, by any answer about the order:
+//! - accepted, or a partial fill: it rests, and our cancel is outstanding → `PendingCancel`
+//!   (awaiting that cancel, on the same deadline; an owed cancel goes out on the next timer);
+//! - cancelled, rejected, a fill that leaves nothing, or a cancel refused as unknown order
+//!   ([`RejectReason::UnknownOrder`](tickwire_gateway::RejectReason::UnknownOrder)) → removed.
+//!   (A cancel refused as unknown order ends any order: the venue does not hold it.)
+//!
+//! Fills move the position when their report arrives — once per report, whatever the order's
+//! state, and whether or not the order is still in the table — so a fill of an unknown order,
+//! or one arriving after the order was resolved, is applied exactly once.
+//!
+//! **Escalation.** An order still unknown after another *T* — 2*T* after the request that went
+//! unanswered, so its cancel went unanswered too — means the order-entry session is not
+//! answering and the engine cannot know what it holds on the venue. Until no order is in that
+//! state, the engine is reduce-only (pre-trade risk refuses any order that would not reduce the
+//! position; the same mode as the storage alarm, each cause held independently) and raises the
+//! [`alarms::ORDER_UNKNOWN`](tickwire_shm::layout::alarms::ORDER_UNKNOWN) bit. Reduce-only
+//! rather than only keeping the unknown order's side quiet: an unanswering session is not a
+//! one-sided problem, and reducing is the only order that cannot add risk.
 
 use crate::clock::LatencyClock;
 use crate::journal::{JournalRecord, JournalSender, OrderEvent};
@@ -12,7 +61,9 @@ use crate::risk::{check_order, Exposure, Limits, RateWindow, RiskReject};
 use crate::trading::{OrderTable, OwnOrder, PositionBook};
 use tickwire_feed::{BookTop, DataSource, FeedState, InstrumentId, Price, Qty, Quote, Side, Trade};
 use tickwire_gateway::{ExecReport, NewOrder, OrderKind, OrderMsg, OrderRequest};
-use tickwire_shm::layout::{CounterId, EngineState, OrderState, Reason, MAX_INSTRUMENTS};
+use tickwire_shm::layout::{
+    CounterId, EngineState, OrderState, Reason, MAX_INSTRUMENTS, MAX_OPEN_ORDERS,
+};
 use tickwire_shm::region::StrategySection;
 
 /// A trading strategy. Every callback runs on the strategy thread and must not block,
@@ -102,7 +153,12 @@ pub struct TradingContext {
     /// Positions the journal recorded before this run, lots.
     pub(crate) journal_positions: [i64; MAX_INSTRUMENTS],
     pub(crate) state_since_unix_ns: u64,
-    pub(crate) reduce_only: bool,
+    /// The journal cannot write (set by the strategy agent from the persistence thread's flag).
+    pub(crate) storage_alarm: bool,
+    /// Some order has been unknown for longer than the ack timeout (see the module docs).
+    pub(crate) orders_overdue: bool,
+    /// The ack timeout, latency-clock ticks.
+    pub(crate) ack_timeout_ticks: u64,
     pub(crate) rejects: [u64; 8],
     pub(crate) order_tx: rtrb::Producer<OrderMsg>,
     pub(crate) journal: JournalSender,
@@ -161,6 +217,13 @@ impl TradingContext {
         self.positions.get(instrument).qty
     }
 
+    /// Whether only position-reducing orders are allowed: the journal cannot write, or an order
+    /// has been unknown for longer than the ack timeout.
+    #[inline]
+    pub fn reduce_only(&self) -> bool {
+        self.storage_alarm || self.orders_overdue
+    }
+
     /// Open orders.
     pub fn orders(&self) -> impl Iterator<Item = &OwnOrder> {
         self.orders.iter()
@@ -207,7 +270,7 @@ impl TradingContext {
             mid: self.markets[index].quote.map(|q| Price(q.mid2().0 / 2)),
             feed_fresh: self.feed_fresh(instrument),
             trading,
-            reduce_only: self.reduce_only,
+            reduce_only: self.reduce_only(),
         };
         if let Err(reject) = check_order(
             &self.limits[index],
@@ -236,6 +299,8 @@ impl TradingContext {
             post_only: kind == OrderKind::PostOnly,
             created_unix_ns: unix_ns,
             cancel_sent: false,
+            sent_ticks: self.now_ticks,
+            unknown_since_ticks: 0,
         };
         if !self.orders.insert(order) {
             return Err(PlaceError::TableFull);
@@ -273,21 +338,24 @@ impl TradingContext {
         Ok(client_id)
     }
 
-    /// Requests a cancel; `false` if the order is unknown or already being cancelled. A cancel
-    /// that finds the ring full is retried on later loop turns (and throws the kill switch).
+    /// Requests a cancel; `false` if the order is not in the table, already being cancelled, or
+    /// [`OrderState::Unknown`] (its cancel is already out). A cancel that finds the ring full is
+    /// retried on later loop turns (and throws the kill switch).
     pub fn cancel(&mut self, client_id: u64) -> bool {
         let Some(order) = self.orders.get_mut(client_id) else {
             return false;
         };
-        if order.state == OrderState::PendingCancel {
+        if order.state == OrderState::PendingCancel || order.state == OrderState::Unknown {
             return false;
         }
         order.state = OrderState::PendingCancel;
         let instrument = order.instrument;
         self.dirty = true;
         if self.push_cancel(client_id, instrument) {
+            let now = self.now_ticks;
             if let Some(o) = self.orders.get_mut(client_id) {
                 o.cancel_sent = true;
+                o.sent_ticks = now;
             }
         } else {
             self.section.counter(CounterId::OrderQueueFull).add(1);
@@ -309,12 +377,14 @@ impl TradingContext {
             .is_ok()
     }
 
-    /// Cancels every open order (of one instrument, or all).
+    /// Cancels every open order (of one instrument, or all) not already being cancelled.
     pub fn cancel_all(&mut self, instrument: Option<InstrumentId>) {
-        let mut ids = [0u64; tickwire_shm::layout::MAX_OPEN_ORDERS];
+        let mut ids = [0u64; MAX_OPEN_ORDERS];
         let mut n = 0;
         for o in self.orders.iter() {
-            if instrument.is_none_or(|i| i == o.instrument) && o.state != OrderState::PendingCancel
+            if instrument.is_none_or(|i| i == o.instrument)
+                && o.state != OrderState::PendingCancel
+                && o.state != OrderState::Unknown
             {
                 ids[n] = o.client_id;
                 n += 1;
@@ -328,7 +398,7 @@ impl TradingContext {
     /// Re-sends cancels that found the ring full; returns how many went out.
     pub(crate) fn retry_cancels(&mut self) -> usize {
         let mut sent = 0;
-        let mut owed = [(0u64, InstrumentId(0)); tickwire_shm::layout::MAX_OPEN_ORDERS];
+        let mut owed = [(0u64, InstrumentId(0)); MAX_OPEN_ORDERS];
         let mut n = 0;
         for o in self.orders.iter() {
             if o.state == OrderState::PendingCancel && !o.cancel_sent {
@@ -340,12 +410,82 @@ impl TradingContext {
             if !self.push_cancel(id, instrument) {
                 break;
             }
+            let now = self.now_ticks;
             if let Some(o) = self.orders.get_mut(id) {
                 o.cancel_sent = true;
+                o.sent_ticks = now;
             }
             sent += 1;
         }
         sent
+    }
+
+    /// Times out unanswered requests at `now` (latency-clock ticks) as the module docs describe:
+    /// a new order or cancel unanswered for longer than the ack timeout makes its order
+    /// [`OrderState::Unknown`] and sends a cancel for it; the cancel of an unknown order is
+    /// re-sent once per timeout period. Updates whether an order is overdue (unknown for longer
+    /// than the timeout: reduce-only). Fixed-size scan, no allocation.
+    pub(crate) fn check_ack_timeouts(&mut self, now: u64) -> AckCheck {
+        let timeout = self.ack_timeout_ticks;
+        let mut due = [(0u64, InstrumentId(0)); MAX_OPEN_ORDERS];
+        let mut n = 0;
+        let mut overdue = false;
+        for o in self.orders.iter() {
+            let awaiting = match o.state {
+                OrderState::PendingNew | OrderState::Unknown => true,
+                OrderState::PendingCancel => o.cancel_sent,
+                OrderState::Live | OrderState::PartiallyFilled => false,
+            };
+            if awaiting && now.saturating_sub(o.sent_ticks) > timeout {
+                due[n] = (o.client_id, o.instrument);
+                n += 1;
+            }
+            overdue |= o.state == OrderState::Unknown
+                && now.saturating_sub(o.unknown_since_ticks) > timeout;
+        }
+        let mut check = AckCheck {
+            timed_out: 0,
+            overdue_changed: overdue != self.orders_overdue,
+        };
+        if check.overdue_changed {
+            self.orders_overdue = overdue;
+            self.dirty = true;
+        }
+        for &(client_id, instrument) in &due[..n] {
+            let Some(o) = self.orders.get_mut(client_id) else {
+                continue;
+            };
+            let was = o.state;
+            // A refused cancel of an unknown order is owed, not unanswered: re-sent, uncounted.
+            let unanswered = was != OrderState::Unknown || o.cancel_sent;
+            if was != OrderState::Unknown {
+                o.unknown_since_ticks = now;
+            }
+            o.state = OrderState::Unknown;
+            o.sent_ticks = now;
+            o.cancel_sent = false;
+            self.dirty = true;
+            let pushed = self.push_cancel(client_id, instrument);
+            if let Some(o) = self.orders.get_mut(client_id) {
+                o.cancel_sent = pushed;
+            }
+            if unanswered {
+                check.timed_out += 1;
+                self.section.counter(CounterId::AckTimeouts).add(1);
+                let unix_ns = self.unix_ns();
+                self.journal.send(JournalRecord::Event {
+                    event: crate::journal::EngineEvent::AckTimeout,
+                    a: client_id as i64,
+                    b: i64::from(was.code()),
+                    unix_ns,
+                });
+            }
+            if !pushed {
+                self.section.counter(CounterId::OrderQueueFull).add(1);
+                self.kill(Reason::OrderQueueFull);
+            }
+        }
+        check
     }
 
     /// Throws the kill switch: halts and cancels everything. Only a restart trades again.
@@ -384,8 +524,11 @@ impl TradingContext {
         match report.kind {
             ExecKind::Accepted => {
                 if let Some(o) = self.orders.get_mut(report.client_id) {
-                    if o.state == OrderState::PendingNew {
-                        o.state = OrderState::Live;
+                    match o.state {
+                        OrderState::PendingNew => o.state = OrderState::Live,
+                        // It rests; the cancel sent on the timeout is still to be answered.
+                        OrderState::Unknown => o.state = OrderState::PendingCancel,
+                        _ => {}
                     }
                 }
                 self.journal.send(update(OrderEvent::Accepted, 0));
@@ -402,9 +545,22 @@ impl TradingContext {
                 self.journal.send(update(OrderEvent::Canceled, 0));
                 false
             }
+            ExecKind::CancelRejected(tickwire_gateway::RejectReason::UnknownOrder) => {
+                // The venue does not hold the order: it is done or was never placed. A fill
+                // still on its way moves the position when it arrives.
+                self.orders.remove(report.client_id);
+                self.journal.send(update(
+                    OrderEvent::CancelRejected,
+                    reject_code(tickwire_gateway::RejectReason::UnknownOrder),
+                ));
+                false
+            }
             ExecKind::CancelRejected(reason) => {
                 if let Some(o) = self.orders.get_mut(report.client_id) {
-                    o.state = OrderState::Live;
+                    if o.state != OrderState::Unknown {
+                        o.state = OrderState::Live;
+                    }
+                    // Unknown: still unknown, its cancel owed and re-sent a period later.
                     o.cancel_sent = false;
                 }
                 self.journal
@@ -453,8 +609,13 @@ impl TradingContext {
                     .apply_fill(report.instrument, report.side, price, qty);
                 if let Some(o) = self.orders.get_mut(report.client_id) {
                     o.filled = Qty(o.filled.0 + qty.0);
-                    if o.state == OrderState::Live || o.state == OrderState::PendingNew {
-                        o.state = OrderState::PartiallyFilled;
+                    match o.state {
+                        OrderState::Live | OrderState::PendingNew => {
+                            o.state = OrderState::PartiallyFilled;
+                        }
+                        // It rests; the cancel sent on the timeout is still to be answered.
+                        OrderState::Unknown => o.state = OrderState::PendingCancel,
+                        OrderState::PartiallyFilled | OrderState::PendingCancel => {}
                     }
                 }
                 if leaves.0 == 0 {
@@ -495,6 +656,16 @@ impl TradingContext {
     }
 }
 
+/// What one [`TradingContext::check_ack_timeouts`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AckCheck {
+    /// Requests found unanswered past the timeout (each counted, journaled, and followed by a
+    /// cancel).
+    pub(crate) timed_out: u32,
+    /// Whether `orders_overdue` (reduce-only, alarm) changed.
+    pub(crate) overdue_changed: bool,
+}
+
 /// The region's side code.
 pub(crate) fn side_code(side: Side) -> u32 {
     match side {
@@ -513,5 +684,523 @@ fn reject_code(reason: tickwire_gateway::RejectReason) -> i64 {
         R::TooManyOrders => 5,
         R::InvalidOrder => 6,
         R::Venue(code) => 1000 + i64::from(code),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{tests::VALID, Config};
+    use crate::journal::{journal_ring, EngineEvent};
+    use crate::market_maker::MarketMaker;
+    use tickwire_gateway::{ExecKind, RejectReason};
+    use tickwire_shm::region::{RegionInit, RegionWriter};
+
+    /// The ack timeout in these tests, latency-clock ticks.
+    const T: u64 = 1_000;
+    /// When the first order goes out.
+    const T0: u64 = 10_000;
+    const LOT: i64 = 1_000;
+    const BID: i64 = 5_000_000;
+    const ASK: i64 = 5_000_010;
+
+    /// A trading context over a real region and real rings, on a clock the test sets.
+    struct Harness {
+        ctx: TradingContext,
+        orders: rtrb::Consumer<OrderMsg>,
+        journal: rtrb::Consumer<JournalRecord>,
+        _region: RegionWriter,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let config = Config::parse(std::path::Path::new("unit.toml"), VALID).expect("config");
+            let clock = LatencyClock::new();
+            let mut region = RegionWriter::create(
+                &dir.path().join("region"),
+                &RegionInit {
+                    instance: "unit",
+                    tick_ns_q32: clock.tick_ns_q32(),
+                    instruments: &[],
+                },
+            )
+            .expect("region");
+            let sections = region.take_sections().expect("sections");
+            let (order_tx, orders) = rtrb::RingBuffer::new(64);
+            let (journal_tx, journal) = journal_ring();
+            let mut ctx = crate::run::trading_context(
+                &config,
+                &clock,
+                order_tx,
+                journal_tx,
+                sections.strategy,
+            );
+            ctx.ack_timeout_ticks = T;
+            ctx.stale_ticks = u64::MAX;
+            ctx.wall_anchor = (0, 1_000_000);
+            ctx.now_ticks = T0;
+            ctx.markets[0] = MarketView {
+                quote: Some(Quote {
+                    instrument: InstrumentId(0),
+                    bid: Price(BID),
+                    bid_qty: Qty(LOT),
+                    ask: Price(ASK),
+                    ask_qty: Qty(LOT),
+                    exchange_seq: 1,
+                    recv_tsc: 0,
+                }),
+                last_trade: None,
+                updated_ticks: 0,
+                state: FeedState::Live,
+                source: DataSource::VenueSim,
+            };
+            let mut h = Self {
+                ctx,
+                orders,
+                journal,
+                _region: region,
+                _dir: dir,
+            };
+            h.timeout_events();
+            h
+        }
+
+        /// Places a post-only order at the touch of `side`, `lots` lots, at `T0`.
+        fn place(&mut self, side: Side, lots: i64) -> u64 {
+            self.ctx.now_ticks = T0;
+            let price = Price(if side == Side::Buy { BID } else { ASK });
+            let id = self
+                .ctx
+                .place(InstrumentId(0), side, price, Qty(lots), OrderKind::PostOnly)
+                .expect("placed");
+            assert_eq!(self.requests(), [OrderRequest::New(self.new_order(id))]);
+            id
+        }
+
+        fn new_order(&self, id: u64) -> NewOrder {
+            let o = self.order(id).expect("in the table");
+            NewOrder {
+                client_id: id,
+                instrument: o.instrument,
+                side: o.side,
+                price: o.price,
+                qty: o.qty,
+                kind: OrderKind::PostOnly,
+            }
+        }
+
+        /// The timer's scan at `now`.
+        fn at(&mut self, now: u64) -> AckCheck {
+            self.ctx.now_ticks = now;
+            self.ctx.check_ack_timeouts(now)
+        }
+
+        fn report(&mut self, client_id: u64, side: Side, kind: ExecKind) -> bool {
+            self.ctx.apply_report(&ExecReport {
+                client_id,
+                instrument: InstrumentId(0),
+                side,
+                kind,
+            })
+        }
+
+        fn order(&self, client_id: u64) -> Option<OwnOrder> {
+            self.ctx
+                .orders()
+                .find(|o| o.client_id == client_id)
+                .copied()
+        }
+
+        /// The client id of the order on `side`.
+        fn id_on(&self, side: Side) -> u64 {
+            self.ctx
+                .orders()
+                .find(|o| o.side == side)
+                .map(|o| o.client_id)
+                .expect("an order on that side")
+        }
+
+        fn state(&self, client_id: u64) -> Option<OrderState> {
+            self.order(client_id).map(|o| o.state)
+        }
+
+        /// Requests sent to the gateway since the last call.
+        fn requests(&mut self) -> Vec<OrderRequest> {
+            let mut out = Vec::new();
+            while let Ok(msg) = self.orders.pop() {
+                out.push(msg.request);
+            }
+            out
+        }
+
+        /// `ack_timeout` events journaled since the last call: (client id, state code).
+        fn timeout_events(&mut self) -> Vec<(i64, i64)> {
+            let mut out = Vec::new();
+            while let Ok(record) = self.journal.pop() {
+                if let JournalRecord::Event {
+                    event: EngineEvent::AckTimeout,
+                    a,
+                    b,
+                    ..
+                } = record
+                {
+                    out.push((a, b));
+                }
+            }
+            out
+        }
+
+        fn ack_timeouts(&self) -> u64 {
+            self.ctx.section.counter(CounterId::AckTimeouts).get()
+        }
+    }
+
+    fn cancel(client_id: u64) -> OrderRequest {
+        OrderRequest::Cancel {
+            client_id,
+            instrument: InstrumentId(0),
+        }
+    }
+
+    fn fill(qty: i64, leaves: i64, trade_id: u64) -> ExecKind {
+        ExecKind::Fill {
+            price: Price(BID),
+            qty: Qty(qty),
+            leaves: Qty(leaves),
+            trade_id,
+            maker: true,
+        }
+    }
+
+    const QUIET: AckCheck = AckCheck {
+        timed_out: 0,
+        overdue_changed: false,
+    };
+
+    #[test]
+    fn an_unanswered_new_order_times_out_at_the_deadline_and_is_cancelled_once_per_period() {
+        let mut h = Harness::new();
+        let id = h.place(Side::Buy, LOT);
+        assert_eq!(h.state(id), Some(OrderState::PendingNew));
+
+        assert_eq!(h.at(T0 + T), QUIET, "not longer than the timeout yet");
+        assert_eq!(h.state(id), Some(OrderState::PendingNew));
+        assert!(h.requests().is_empty());
+
+        let check = h.at(T0 + T + 1);
+        assert_eq!((check.timed_out, check.overdue_changed), (1, false));
+        assert_eq!(h.state(id), Some(OrderState::Unknown));
+        assert_eq!(h.requests(), [cancel(id)], "cancelled by client id");
+        assert_eq!(h.ack_timeouts(), 1);
+        let pending_new = i64::from(OrderState::PendingNew.code());
+        assert_eq!(h.timeout_events(), [(id as i64, pending_new)]);
+        assert!(!h.ctx.reduce_only());
+
+        // Every loop turn of the next period: no second cancel, nothing counted.
+        for now in (T0 + T + 2..=T0 + 2 * T + 1).step_by(7) {
+            assert_eq!(h.at(now), QUIET, "at {now}");
+        }
+        assert_eq!(h.at(T0 + 2 * T + 1), QUIET);
+        assert!(h.requests().is_empty(), "the cancel went out once");
+        assert_eq!(h.ack_timeouts(), 1);
+
+        // Its cancel unanswered too: counted again, re-sent, and the engine goes reduce-only.
+        let check = h.at(T0 + 2 * T + 2);
+        assert_eq!((check.timed_out, check.overdue_changed), (1, true));
+        assert_eq!(h.requests(), [cancel(id)]);
+        assert_eq!(h.ack_timeouts(), 2);
+        let unknown = i64::from(OrderState::Unknown.code());
+        assert_eq!(h.timeout_events(), [(id as i64, unknown)]);
+        assert!(h.ctx.reduce_only() && h.ctx.orders_overdue);
+        assert_eq!(
+            h.ctx.place(
+                InstrumentId(0),
+                Side::Sell,
+                Price(ASK),
+                Qty(LOT),
+                OrderKind::PostOnly
+            ),
+            Err(PlaceError::Risk(RiskReject::ReduceOnly))
+        );
+        assert_eq!(h.at(T0 + 2 * T + 50), QUIET, "overdue is reported once");
+
+        // The venue answers: resolved, removed, reduce-only lifted.
+        assert!(!h.report(id, Side::Buy, ExecKind::Canceled));
+        assert_eq!(h.state(id), None);
+        let check = h.at(T0 + 2 * T + 60);
+        assert_eq!((check.timed_out, check.overdue_changed), (0, true));
+        assert!(!h.ctx.reduce_only());
+        assert!(h.requests().is_empty());
+    }
+
+    #[test]
+    fn a_late_ack_resolves_an_unknown_order_and_its_cancel_keeps_its_deadline() {
+        let mut h = Harness::new();
+        let id = h.place(Side::Sell, LOT);
+        h.at(T0 + T + 1);
+        assert_eq!(h.requests(), [cancel(id)]);
+
+        // The ack arrives late: the order rests, and the timeout's cancel is still out.
+        assert!(!h.report(id, Side::Sell, ExecKind::Accepted));
+        let o = h.order(id).expect("kept");
+        assert_eq!((o.state, o.cancel_sent), (OrderState::PendingCancel, true));
+        assert!(h.requests().is_empty(), "no second cancel");
+        assert!(!h.ctx.cancel(id), "already being cancelled");
+
+        // That cancel is timed from when it was sent.
+        assert_eq!(h.at(2 * T + T0 + 1), QUIET);
+        assert_eq!(h.at(2 * T + T0 + 2).timed_out, 1);
+        assert_eq!(h.state(id), Some(OrderState::Unknown));
+        assert_eq!(h.requests(), [cancel(id)]);
+        let pending_cancel = i64::from(OrderState::PendingCancel.code());
+        assert_eq!(h.timeout_events()[1], (id as i64, pending_cancel));
+
+        assert!(!h.report(id, Side::Sell, ExecKind::Canceled));
+        assert_eq!(h.state(id), None);
+        assert_eq!(h.ack_timeouts(), 2);
+    }
+
+    #[test]
+    fn a_late_reject_or_an_unknown_order_answer_removes_an_unknown_order() {
+        let mut h = Harness::new();
+        let rejected = h.place(Side::Buy, LOT);
+        let never_placed = h.place(Side::Sell, LOT);
+        h.at(T0 + T + 1);
+        assert_eq!(h.requests(), [cancel(rejected), cancel(never_placed)]);
+        assert_eq!(h.ack_timeouts(), 2);
+
+        h.report(
+            rejected,
+            Side::Buy,
+            ExecKind::Rejected(RejectReason::PostOnlyWouldCross),
+        );
+        h.report(
+            never_placed,
+            Side::Sell,
+            ExecKind::CancelRejected(RejectReason::UnknownOrder),
+        );
+        assert!(h.ctx.orders.is_empty());
+        assert_eq!(h.at(T0 + 10 * T), QUIET, "nothing left to time out");
+        assert!(h.requests().is_empty());
+    }
+
+    #[test]
+    fn fills_on_unknown_orders_are_applied_exactly_once() {
+        let mut h = Harness::new();
+        let id = h.place(Side::Buy, LOT);
+        h.at(T0 + T + 1);
+        h.requests();
+
+        // A partial fill proves the order rests: it waits on the timeout's cancel.
+        assert!(h.report(id, Side::Buy, fill(400, 600, 1)));
+        let o = h.order(id).expect("kept");
+        assert_eq!((o.state, o.filled), (OrderState::PendingCancel, Qty(400)));
+        assert_eq!(h.ctx.position(InstrumentId(0)), 400);
+        assert_eq!(h.ctx.orders.open_qty(InstrumentId(0), Side::Buy), 600);
+
+        // The rest fills before the cancel lands; the cancel's late answers change nothing.
+        assert!(h.report(id, Side::Buy, fill(600, 0, 2)));
+        assert_eq!(h.state(id), None);
+        h.report(id, Side::Buy, ExecKind::Canceled);
+        h.report(
+            id,
+            Side::Buy,
+            ExecKind::CancelRejected(RejectReason::UnknownOrder),
+        );
+        let p = *h.ctx.positions.get(InstrumentId(0));
+        assert_eq!((p.qty, p.fills, p.volume), (LOT, 2, LOT));
+
+        // An unknown order resolved as gone whose fill was still on its way: applied once.
+        let sell = h.place(Side::Sell, LOT);
+        h.at(T0 + T + 1);
+        assert_eq!(h.requests(), [cancel(sell)]);
+        h.report(
+            sell,
+            Side::Sell,
+            ExecKind::CancelRejected(RejectReason::UnknownOrder),
+        );
+        assert_eq!(h.state(sell), None);
+        assert!(h.report(sell, Side::Sell, fill(LOT, 0, 3)));
+        let p = *h.ctx.positions.get(InstrumentId(0));
+        assert_eq!((p.qty, p.fills), (0, 3));
+        let journaled = std::iter::from_fn(|| h.journal.pop().ok())
+            .filter(|r| matches!(r, JournalRecord::Fill { .. }))
+            .count();
+        assert_eq!(journaled, 3, "each fill journaled once");
+    }
+
+    #[test]
+    fn unknown_quantity_is_never_free_risk() {
+        let mut h = Harness::new();
+        let id = h.place(Side::Buy, 3 * LOT);
+        h.at(T0 + T + 1);
+        assert_eq!(h.state(id), Some(OrderState::Unknown));
+        assert_eq!(h.ctx.orders.open_qty(InstrumentId(0), Side::Buy), 3 * LOT);
+        // max_position is 5 lots: 3 unknown + 3 more would be 6 in the worst case.
+        h.ctx.now_ticks = T0 + T + 2;
+        assert_eq!(
+            h.ctx.place(
+                InstrumentId(0),
+                Side::Buy,
+                Price(BID),
+                Qty(3 * LOT),
+                OrderKind::PostOnly
+            ),
+            Err(PlaceError::Risk(RiskReject::Position))
+        );
+        // The other side is still free to quote while the order is only unknown.
+        assert!(h
+            .ctx
+            .place(
+                InstrumentId(0),
+                Side::Sell,
+                Price(ASK),
+                Qty(LOT),
+                OrderKind::PostOnly
+            )
+            .is_ok());
+    }
+
+    #[test]
+    fn a_cancel_refused_for_another_reason_keeps_the_order_unknown_and_is_retried_per_period() {
+        let mut h = Harness::new();
+        let id = h.place(Side::Buy, LOT);
+        h.report(id, Side::Buy, ExecKind::Accepted);
+        h.ctx.now_ticks = T0 + 100;
+        assert!(h.ctx.cancel(id));
+        assert_eq!(h.requests(), [cancel(id)]);
+
+        assert_eq!(h.at(T0 + 100 + T), QUIET, "the cancel's own deadline");
+        assert_eq!(h.at(T0 + 100 + T + 1).timed_out, 1);
+        assert_eq!(h.requests(), [cancel(id)]);
+        let pending_cancel = i64::from(OrderState::PendingCancel.code());
+        assert_eq!(h.timeout_events(), [(id as i64, pending_cancel)]);
+
+        // The session is down: the probe is refused, the order stays unknown.
+        h.report(
+            id,
+            Side::Buy,
+            ExecKind::CancelRejected(RejectReason::Venue(-1001)),
+        );
+        let o = h.order(id).expect("kept");
+        assert_eq!((o.state, o.cancel_sent), (OrderState::Unknown, false));
+        assert!(
+            !h.ctx.cancel(id),
+            "cancel() leaves unknown orders to the timer"
+        );
+        h.ctx.cancel_all(None);
+        h.ctx.retry_cancels();
+        assert!(h.requests().is_empty());
+        for now in (T0 + 101 + T..=T0 + 101 + 2 * T).step_by(13) {
+            assert_eq!(h.at(now).timed_out, 0);
+        }
+        assert!(h.requests().is_empty(), "not re-sent within the period");
+        let check = h.at(T0 + 102 + 2 * T);
+        assert_eq!(
+            check.timed_out, 0,
+            "a refused cancel is owed, not unanswered"
+        );
+        assert!(check.overdue_changed && h.ctx.reduce_only());
+        assert_eq!(
+            h.requests(),
+            [cancel(id)],
+            "re-sent once the period is over"
+        );
+        assert_eq!(h.ack_timeouts(), 1);
+
+        h.report(id, Side::Buy, ExecKind::Canceled);
+        assert!(h.ctx.orders.is_empty());
+    }
+
+    #[test]
+    fn the_market_maker_does_not_quote_a_side_with_an_unknown_order_nor_add_risk_when_reduce_only()
+    {
+        let mut h = Harness::new();
+        let config = Config::parse(std::path::Path::new("unit.toml"), VALID).expect("config");
+        let mut mm = MarketMaker::new(&config.strategy);
+        h.ctx.now_ticks = T0;
+        mm.on_timer(&mut h.ctx);
+        let sent = h.requests();
+        assert_eq!(sent.len(), 2, "both sides quoted: {sent:?}");
+        let (bid, ask) = (h.id_on(Side::Buy), h.id_on(Side::Sell));
+
+        h.at(T0 + T + 1);
+        assert_eq!(h.requests(), [cancel(bid), cancel(ask)]);
+        for _ in 0..10 {
+            mm.on_timer(&mut h.ctx);
+        }
+        assert!(h.requests().is_empty(), "no quote beside an unknown order");
+
+        // The bid is resolved: that side is quoted again; the ask side still waits.
+        h.report(bid, Side::Buy, ExecKind::Canceled);
+        mm.on_timer(&mut h.ctx);
+        let sent = h.requests();
+        assert!(
+            matches!(
+                sent[..],
+                [OrderRequest::New(NewOrder {
+                    side: Side::Buy,
+                    ..
+                })]
+            ),
+            "{sent:?}"
+        );
+        let new_bid = h.id_on(Side::Buy);
+        h.report(new_bid, Side::Buy, ExecKind::Canceled);
+
+        // The ask's cancel goes unanswered as well: reduce-only, and flat, nothing is quoted —
+        // without collecting risk rejects.
+        assert!(h.at(T0 + 2 * T + 2).overdue_changed);
+        assert!(h.ctx.reduce_only());
+        assert_eq!(h.requests(), [cancel(ask)]);
+        for _ in 0..10 {
+            mm.on_timer(&mut h.ctx);
+        }
+        assert!(h.requests().is_empty());
+        assert_eq!(h.ctx.rejects, [0; 8]);
+
+        // Long, reduce-only: only the reducing side (a sell) would go out — but the ask side is
+        // the unknown one, so nothing does until it is resolved.
+        h.report(0, Side::Buy, fill(LOT, 0, 9));
+        mm.on_timer(&mut h.ctx);
+        assert!(h.requests().is_empty());
+        h.report(ask, Side::Sell, ExecKind::Canceled);
+        h.at(T0 + 2 * T + 3);
+        assert!(!h.ctx.reduce_only());
+        mm.on_timer(&mut h.ctx);
+        let sides: Vec<Side> = h
+            .requests()
+            .iter()
+            .filter_map(|r| match r {
+                OrderRequest::New(o) => Some(o.side),
+                OrderRequest::Cancel { .. } => None,
+            })
+            .collect();
+        assert_eq!(
+            sides,
+            [Side::Buy, Side::Sell],
+            "both sides again once resolved"
+        );
+
+        // Reduce-only (here from storage) while long: only the reducing sell is quoted.
+        let (bid, ask) = (h.id_on(Side::Buy), h.id_on(Side::Sell));
+        h.report(bid, Side::Buy, ExecKind::Canceled);
+        h.report(ask, Side::Sell, ExecKind::Canceled);
+        h.ctx.storage_alarm = true;
+        mm.on_timer(&mut h.ctx);
+        let sent = h.requests();
+        assert!(
+            matches!(
+                sent[..],
+                [OrderRequest::New(NewOrder {
+                    side: Side::Sell,
+                    ..
+                })]
+            ),
+            "{sent:?}"
+        );
+        assert_eq!(h.ctx.rejects, [0; 8], "no risk reject collected");
     }
 }

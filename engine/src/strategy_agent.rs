@@ -9,10 +9,12 @@
 //!
 //! # Timer (every [`TIMER_INTERVAL_NS`])
 //!
-//! Heartbeat, control commands, the shutdown flag, the storage alarm (reduce-only), feed
-//! staleness, the strategy's timer, owed cancels, the journal overflow, allocation and
-//! wall-clock checks, and — at most every `publish_interval_us` — the seqlock publications.
-//! Publishing at a bounded rate keeps a monitor's reads from starving (see DESIGN.md).
+//! Heartbeat, control commands, the shutdown flag, order acknowledgement timeouts (unknown
+//! orders, cancelled by client id; reduce-only and the `ORDER_UNKNOWN` alarm while one stays
+//! unknown — see the `strategy` module), the storage alarm (reduce-only), feed staleness, the
+//! strategy's timer, owed cancels, the journal overflow, allocation and wall-clock checks, and —
+//! at most every `publish_interval_us` — the seqlock publications. Publishing at a bounded
+//! rate keeps a monitor's reads from starving (see DESIGN.md).
 
 use crate::alloc::thread_allocations;
 use crate::clock::WallClockWatch;
@@ -348,9 +350,36 @@ impl<S: Strategy> StrategyAgent<S> {
             );
         }
 
+        let ack = self.ctx.check_ack_timeouts(now);
+        if ack.timed_out > 0 {
+            let timeout_ms = self.ctx.clock.ticks_to_ns(self.ctx.ack_timeout_ticks) / 1_000_000;
+            self.log(
+                Level::Warn,
+                "{} order requests unanswered after {} ms: orders unknown, cancelled by client id",
+                [i64::from(ack.timed_out), timeout_ms as i64, 0],
+            );
+        }
+        if ack.overdue_changed {
+            let overdue = self.ctx.orders_overdue;
+            self.set_alarm(alarms::ORDER_UNKNOWN, overdue);
+            if overdue {
+                self.log(
+                    Level::Error,
+                    "an order is unknown and its cancel unanswered: reduce-only",
+                    [0; 3],
+                );
+            } else {
+                self.log(
+                    Level::Info,
+                    "unknown orders resolved: reduce-only for them lifted",
+                    [0; 3],
+                );
+            }
+        }
+
         let storage_alarm = self.storage_alarm.load(Ordering::Acquire);
-        if storage_alarm != self.ctx.reduce_only {
-            self.ctx.reduce_only = storage_alarm;
+        if storage_alarm != self.ctx.storage_alarm {
+            self.ctx.storage_alarm = storage_alarm;
             self.ctx.dirty = true;
             self.set_alarm(alarms::STORAGE, storage_alarm);
         }
@@ -489,7 +518,7 @@ impl<S: Strategy> StrategyAgent<S> {
             state: ctx.state.code(),
             reason: ctx.reason.code(),
             state_since_unix_ns: ctx.state_since_unix_ns,
-            reduce_only: u32::from(ctx.reduce_only),
+            reduce_only: u32::from(ctx.reduce_only()),
             alarms: alarm_bits,
             events: self.events,
             ..self.status_template
@@ -529,7 +558,7 @@ impl<S: Strategy> StrategyAgent<S> {
             kill_switch: u32::from(
                 ctx.state == EngineState::Halted && ctx.reason == Reason::KillSwitch,
             ),
-            reduce_only: u32::from(ctx.reduce_only),
+            reduce_only: u32::from(ctx.reduce_only()),
             rejects: ctx.rejects,
         });
         let mut open = OpenOrders::default();

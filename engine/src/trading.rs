@@ -1,5 +1,11 @@
 //! The strategy thread's own books: its open orders and its positions. Fixed capacity, no
 //! allocation, owned by the strategy thread alone.
+//!
+//! An order stays in the [`OrderTable`] until the venue says it is done (filled, cancelled or
+//! rejected) or that it does not hold it; the transitions between its states, including the
+//! ack timeouts that make an order [`OrderState::Unknown`], are the trading context's (see the
+//! `strategy` module). Every order in the table, unknown ones included, counts as open
+//! quantity for risk.
 
 use tickwire_feed::{InstrumentId, Price, Qty, Side};
 use tickwire_shm::layout::{OrderState, MAX_INSTRUMENTS, MAX_OPEN_ORDERS};
@@ -25,8 +31,15 @@ pub struct OwnOrder {
     pub post_only: bool,
     /// Wall-clock ns when sent.
     pub created_unix_ns: u64,
-    /// Whether a cancel request went out (false while one is owed but the ring was full).
+    /// Whether a cancel request went out (false while one is owed: the ring was full, or the
+    /// cancel probing an unknown order was refused).
     pub cancel_sent: bool,
+    /// Latency-clock ticks when the request now awaited went out: the new order while
+    /// `PendingNew`, the cancel while `PendingCancel` (once `cancel_sent`) or `Unknown`. The
+    /// ack timeout runs from here.
+    pub sent_ticks: u64,
+    /// Latency-clock ticks when the order became `Unknown` (meaningful in that state only).
+    pub unknown_since_ticks: u64,
 }
 
 impl OwnOrder {
@@ -107,7 +120,8 @@ impl OrderTable {
         self.slots.iter_mut().flatten()
     }
 
-    /// Quantity still open on one side of an instrument.
+    /// Quantity still open on one side of an instrument, counting every order in the table —
+    /// pending, live, being cancelled or unknown — as the worst case.
     pub fn open_qty(&self, instrument: InstrumentId, side: Side) -> i64 {
         self.iter()
             .filter(|o| o.instrument == instrument && o.side == side)
@@ -239,6 +253,8 @@ mod tests {
             post_only: true,
             created_unix_ns: 0,
             cancel_sent: false,
+            sent_ticks: 0,
+            unknown_since_ticks: 0,
         };
         for id in 0..MAX_OPEN_ORDERS as u64 {
             assert!(t.insert(order(id)));

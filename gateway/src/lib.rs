@@ -5,8 +5,11 @@
 //!
 //! - Requests and reports are small `Copy` structs of integers: crossing a ring never
 //!   allocates. Client order ids are assigned by the strategy thread and unique per run.
-//! - Every request gets an answer: a new order is accepted or rejected, a cancel is confirmed
-//!   or rejected, so the strategy's view of its orders converges with the venue's.
+//! - Every request the gateway cannot send is answered at once (rejected), and every answer
+//!   the venue gives is passed on: a new order is accepted or rejected, a cancel is confirmed
+//!   or rejected. A venue can still fail to answer; the strategy thread times such requests
+//!   out and cancels by client id (see the engine's `strategy` module), so its view of its
+//!   orders converges with the venue's either way.
 //! - [`paper::PaperExchange`] allocates its order table once, at construction.
 //!
 //! # Examples
@@ -98,7 +101,7 @@ pub struct OrderMsg {
 pub enum RejectReason {
     /// A post-only order would have taken liquidity.
     PostOnlyWouldCross,
-    /// The order id is not known (already filled or cancelled).
+    /// The venue does not hold the order: already filled or cancelled, or never placed.
     UnknownOrder,
     /// The order id is already in use.
     DuplicateId,
@@ -134,7 +137,8 @@ pub enum ExecKind {
     },
     /// The order was cancelled (by request, or the unfilled rest of an IOC).
     Canceled,
-    /// A cancel was refused; the order's state is unchanged.
+    /// A cancel was refused. With [`RejectReason::UnknownOrder`] the venue does not hold the
+    /// order (it is done, or was never placed); otherwise the order's state is unchanged.
     CancelRejected(RejectReason),
     /// Start-up (or reconnect) reconciliation finished for the instrument: the venue's position,
     /// and how many open orders of other runs were cancelled.

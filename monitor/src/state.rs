@@ -407,17 +407,11 @@ fn age_ms(unix_ns: u64, now_unix_ns: u64) -> u64 {
 
 /// The names of the raised alarm bits.
 fn alarm_names(bits: u32) -> Vec<&'static str> {
-    [
-        (alarms::STORAGE, "storage"),
-        (alarms::QUEUE_FULL, "queue_full"),
-        (alarms::FEED, "feed"),
-        (alarms::HOT_PATH_ALLOCATION, "hot_path_allocation"),
-        (alarms::CLOCK_JUMP, "clock_jump"),
-    ]
-    .into_iter()
-    .filter(|(bit, _)| bits & bit != 0)
-    .map(|(_, name)| name)
-    .collect()
+    alarms::NAMED
+        .into_iter()
+        .filter(|(bit, _)| bits & bit != 0)
+        .map(|(_, name)| name)
+        .collect()
 }
 
 fn counters(reader: &RegionReader) -> BTreeMap<&'static str, u64> {

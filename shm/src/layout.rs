@@ -44,7 +44,7 @@ use core::mem::{align_of, offset_of, size_of};
 /// `b"TICKWIRE"` read as a little-endian `u64`: the first word of every region file.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"TICKWIRE");
 /// Version of this layout; any change to a struct in this module bumps it.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 /// Instruments one engine trades at most.
 pub const MAX_INSTRUMENTS: usize = 8;
 /// Book levels per side published per instrument.
@@ -197,6 +197,10 @@ code_enum! {
         PartiallyFilled = 2 => "partially_filled",
         /// Cancel sent, not yet confirmed.
         PendingCancel = 3 => "pending_cancel",
+        /// A new order or cancel went unacknowledged past the ack timeout: a cancel was sent
+        /// and the order may or may not rest on the venue until the venue answers. Its quantity
+        /// counts as open for risk.
+        Unknown = 4 => "unknown",
     }
 }
 
@@ -255,6 +259,9 @@ code_enum! {
         LogQueueFull = 19 => "log_queue_full",
         /// Wall-clock jumps detected (strategy).
         ClockJumps = 20 => "clock_jumps",
+        /// Order requests (new or cancel) unacknowledged past `risk.order_ack_timeout_ms`
+        /// (strategy).
+        AckTimeouts = 21 => "ack_timeouts",
     }
 }
 
@@ -304,6 +311,18 @@ pub mod alarms {
     pub const HOT_PATH_ALLOCATION: u32 = 1 << 3;
     /// The wall clock jumped.
     pub const CLOCK_JUMP: u32 = 1 << 4;
+    /// An order has been in the unknown state for longer than a second ack timeout: the
+    /// venue does not answer for it, and the engine is reduce-only until it does.
+    pub const ORDER_UNKNOWN: u32 = 1 << 5;
+    /// Every alarm bit with its name, for readers.
+    pub const NAMED: [(u32, &str); 6] = [
+        (STORAGE, "storage"),
+        (QUEUE_FULL, "queue_full"),
+        (FEED, "feed"),
+        (HOT_PATH_ALLOCATION, "hot_path_allocation"),
+        (CLOCK_JUMP, "clock_jump"),
+        (ORDER_UNKNOWN, "order_unknown"),
+    ];
 }
 
 /// 128-byte aligned wrapper so a value owns its two cache lines.

@@ -16,7 +16,13 @@
 //! | `GET /ws-api/v3` | WebSocket API: `order.place`, `order.cancel`, `openOrders.status`, `account.status`, `userDataStream.subscribe`, `ping` |
 //! | `GET /api/v3/depth?symbol=&limit=` | depth snapshot |
 //! | admin `GET /admin/account` | per-account position, open orders, fills |
-//! | admin `POST /admin/fault` | `disconnect`, `stall` (`ms`), `gap`, `malformed`, `latency` (`us`), `reject_orders` (`count`) |
+//! | admin `POST /admin/fault` | `disconnect`, `stall` (`ms`), `gap`, `malformed`, `latency` (`us`), `reject_orders` (`count`), `drop_acks` (`count`) |
+//!
+//! `drop_acks` withholds the response to the next `count` order requests (`order.place`,
+//! `order.cancel`) that reach the exchange: each still acts on the book as usual — the order
+//! rests, trades, is rejected or cancelled, and its execution reports go out — only its answer
+//! never comes, as when a venue loses a response. The client has to time the request out and
+//! find out what happened (a cancel by client order id settles it).
 //!
 //! Streams: `<symbol>@bookTicker`, `<symbol>@depth@100ms` (also `@depth`), `<symbol>@trade`.
 
@@ -120,6 +126,8 @@ struct Faults {
     latency_us: AtomicU64,
     /// Orders still to reject.
     reject_orders: AtomicU64,
+    /// Order requests whose response is still to withhold.
+    drop_acks: AtomicU64,
     /// Malformed frames still to send (one per connection that picks it up).
     malformed: AtomicU64,
     /// Drop the next depth diff.
@@ -307,6 +315,8 @@ async fn run_exchange(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>
                     let _ = reply.send(json!({ "accounts": list }));
                 }
                 Some(Command::Api { id, request, session }) => {
+                    let order_request =
+                        matches!(request, ApiRequest::Place { .. } | ApiRequest::Cancel { .. });
                     let ex = match sink.as_mut() {
                         Some(private) => private,
                         None => &mut ex,
@@ -347,9 +357,7 @@ async fn run_exchange(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>
                         }
                         ApiRequest::Place { api_key, client_order_id, side, price, qty, tif } => {
                             let account = account_of(&api_key);
-                            let rejects = &shared.faults.reject_orders;
-                            if rejects.load(Ordering::Acquire) > 0 {
-                                rejects.fetch_sub(1, Ordering::AcqRel);
+                            if take_one(&shared.faults.reject_orders) {
                                 error_response(&id, 400, &INJECTED_REJECT)
                             } else {
                                 let client = client_order_id.unwrap_or_else(|| {
@@ -363,7 +371,9 @@ async fn run_exchange(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>
                             }
                         }
                     };
-                    let _ = session.send(response.to_string());
+                    if !(order_request && take_one(&shared.faults.drop_acks)) {
+                        let _ = session.send(response.to_string());
+                    }
                 }
             },
         }
@@ -372,6 +382,13 @@ async fn run_exchange(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>
             route_events(&shared, private, &mut users);
         }
     }
+}
+
+/// Takes one from a fault's remaining count; `false` when none is left.
+fn take_one(remaining: &AtomicU64) -> bool {
+    remaining
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 /// Best bid and best ask, each (price, quantity).
@@ -676,6 +693,10 @@ async fn admin_fault(State(shared): State<Arc<Shared>>, body: axum::body::Bytes)
         Some("reject_orders") => match number("count") {
             Some(n) if n <= 1_000_000 => f.reject_orders.store(n, Ordering::Release),
             _ => return bad("reject_orders needs \"count\": 0..=1000000".into()),
+        },
+        Some("drop_acks") => match number("count") {
+            Some(n) if n <= 1_000_000 => f.drop_acks.store(n, Ordering::Release),
+            _ => return bad("drop_acks needs \"count\": 0..=1000000".into()),
         },
         Some(other) => return bad(format!("unknown fault kind {other:?}")),
         None => return bad("missing \"kind\"".into()),

@@ -352,6 +352,8 @@ async fn admin_faults_reach_clients() {
     assert!(closed);
 
     for (body, needle) in [
+        (r#"{"kind":"drop_acks"}"#, "count"),
+        (r#"{"kind":"drop_acks","count":1000001}"#, "count"),
         (r#"{"kind":"stall"}"#, "ms"),
         (r#"{"kind":"explode"}"#, "explode"),
         ("not json", "JSON"),
@@ -364,4 +366,66 @@ async fn admin_faults_reach_clients() {
             "{body}: {v}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_acks_withhold_the_answer_but_not_the_action() {
+    let venue = start_venue();
+    let (status, _) = admin(
+        &venue,
+        "POST",
+        "/admin/fault",
+        r#"{"kind":"drop_acks","count":3}"#,
+    );
+    assert_eq!(status, 200);
+    let mut api = connect(&venue, "/ws-api/v3").await;
+    let place = |id: u64, coid: &str| {
+        json!({"id": id, "method": "order.place", "params": {
+        "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT_MAKER", "price": "1.00", "quantity": "0.00100",
+        "newClientOrderId": coid, "apiKey": "silent"}})
+    };
+    let cancel = |id: u64, coid: &str| {
+        json!({"id": id, "method": "order.cancel", "params": {
+        "symbol": "BTCUSDT", "origClientOrderId": coid, "apiKey": "silent"}})
+    };
+    // Three order requests go unanswered; a ping is not an order request and is answered.
+    // Answers leave in request order (and this session has no user-data subscription), so the
+    // first frame to arrive is the ping's only if none of the three was answered.
+    let ping = json!({"id": 4, "method": "ping"});
+    for request in [place(1, "gone"), cancel(2, "gone"), place(3, "rests"), ping] {
+        api.send(Message::Text(request.to_string().into()))
+            .await
+            .expect("send");
+    }
+    let first = next_json(&mut api).await;
+    assert_eq!(
+        (first["id"].as_u64(), first["status"].as_u64()),
+        (Some(4), Some(200)),
+        "{first}"
+    );
+    let answered = call(&mut api, place(5, "answered")).await;
+    assert_eq!(answered["status"], 200, "the count is spent: {answered}");
+
+    // Each unanswered request acted on the book: "gone" was placed and cancelled, "rests" rests.
+    let (_, accounts) = admin(&venue, "GET", "/admin/account", "");
+    let account = accounts["accounts"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|a| a["api_key"] == "silent")
+        .expect("account")
+        .clone();
+    let mut open: Vec<&str> = account["open_orders"]
+        .as_array()
+        .expect("open orders")
+        .iter()
+        .map(|o| o["clientOrderId"].as_str().expect("id"))
+        .collect();
+    open.sort_unstable();
+    assert_eq!(open, ["answered", "rests"], "{account}");
+    let again = call(&mut api, cancel(6, "gone")).await;
+    assert_eq!(
+        again["error"]["code"], -2011,
+        "cancelled while silent: {again}"
+    );
 }
