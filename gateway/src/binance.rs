@@ -422,6 +422,27 @@ impl OrderEntryMessage {
     }
 }
 
+/// The venue's error code of a refused request as a [`RejectReason`]: `-2011` ("Unknown order
+/// sent.", the refusal of a cancel) and `-2013` ("Order does not exist.") mean the venue does
+/// not hold the order — it was filled, cancelled, or never placed — and become
+/// [`RejectReason::UnknownOrder`]; every other code stays [`RejectReason::Venue`].
+///
+/// # Examples
+///
+/// ```
+/// use tickwire_gateway::binance::reject_reason;
+/// use tickwire_gateway::RejectReason;
+///
+/// assert_eq!(reject_reason(-2011), RejectReason::UnknownOrder);
+/// assert_eq!(reject_reason(-2010), RejectReason::Venue(-2010));
+/// ```
+pub fn reject_reason(code: i32) -> RejectReason {
+    match code {
+        -2011 | -2013 => RejectReason::UnknownOrder,
+        other => RejectReason::Venue(other),
+    }
+}
+
 /// Decodes WebSocket API responses and user-data execution reports.
 #[derive(Debug)]
 pub struct OrderEntryDecoder {
@@ -573,8 +594,13 @@ fn result_details(
                 let asset = b.str("asset")?;
                 for (index, spec) in symbols.iter().enumerate() {
                     if tickwire_feed::binance::base_asset(&spec.name) == asset {
-                        let qty = b.decimal("free", spec.qty_decimals)?
-                            + b.decimal("locked", spec.qty_decimals)?;
+                        let qty = b
+                            .decimal("free", spec.qty_decimals)?
+                            .checked_add(b.decimal("locked", spec.qty_decimals)?)
+                            .ok_or(field(
+                                "locked",
+                                FieldProblem::Decimal(tickwire_feed::DecimalError::Overflow),
+                            ))?;
                         positions.push((InstrumentId(index as u16), qty));
                     }
                 }
@@ -636,10 +662,13 @@ fn execution(
         "TRADE" => {
             let (pd, qd) = (spec.price_decimals, spec.qty_decimals);
             let qty = e.positive("l", qd)?;
-            let leaves = e.decimal("q", qd)? - e.decimal("z", qd)?;
-            if leaves < 0 {
+            // q > 0 and 0 <= z <= q, so the difference cannot overflow.
+            let ordered = e.positive("q", qd)?;
+            let filled = e.decimal("z", qd)?;
+            if filled < 0 || filled > ordered {
                 return Err(field("z", FieldProblem::Negative));
             }
+            let leaves = ordered - filled;
             ExecKind::Fill {
                 price: Price(e.positive("L", pd)?),
                 qty: Qty(qty),
@@ -920,6 +949,31 @@ mod tests {
             cancel.contains("\"origClientOrderId\":\"tw1-8\""),
             "{cancel}"
         );
+    }
+
+    /// Inputs cargo-fuzz review found overflowing (a panic with overflow checks, a silent wrap
+    /// without): each is now a named error.
+    #[test]
+    fn overflowing_balances_and_fill_quantities_are_rejected() {
+        let mut d = OrderEntryDecoder::new(
+            vec![SymbolSpec {
+                name: "BTCUSDT".into(),
+                price_decimals: 2,
+                qty_decimals: 5,
+            }],
+            "tw9-",
+        );
+        let mut account = br#"{"id":2,"status":200,"result":{"balances":[{"asset":"BTC","free":"92233720368547.75807","locked":"0.00001"}]}}"#.to_vec();
+        let err = d.decode(&mut account).expect_err("overflow");
+        assert!(err.to_string().contains("locked"), "{err}");
+        for (q, z) in [("92233720368.00000", "-1.00000"), ("1.00000", "2.00000")] {
+            let text = format!(
+                r#"{{"subscriptionId":0,"event":{{"e":"executionReport","E":1,"s":"BTCUSDT","c":"tw9-1","S":"BUY","o":"LIMIT","f":"GTC","q":"{q}","p":"1.00","x":"TRADE","X":"PARTIALLY_FILLED","i":4,"l":"0.25000","z":"{z}","L":"1.00","T":1,"t":77,"m":true}}}}"#
+            );
+            let mut report = text.into_bytes();
+            let err = d.decode(&mut report).expect_err("rejected");
+            assert!(err.to_string().contains("\"z\""), "{err}");
+        }
     }
 
     #[test]
