@@ -27,10 +27,10 @@ else
     load=(--phase-secs 20)
 fi
 
-echo "==> criterion micro benches"
+echo "==> criterion micro benches (log: $target/bench/criterion.txt)"
+: > "$target/bench/criterion.txt"
 for bench in ring_hop seqlock strategy_step decode; do
-    cargo bench -p tickwire-benches --bench "$bench" -- "${criterion[@]}" 2>/dev/null \
-        | grep -E '^[a-z_/0-9 ]+time:|^[a-z].*\s+time:' | tee -a "$target/bench/criterion.txt" || true
+    cargo bench -p tickwire-benches --bench "$bench" -- "${criterion[@]}" >> "$target/bench/criterion.txt" 2>&1
 done
 
 echo "==> tick_to_trade"
@@ -41,9 +41,19 @@ cargo bench -p tickwire-benches --bench monitor_load -- "${load[@]}" 2>/dev/null
 
 echo
 echo "==> summary"
-python3 - "$target/bench" <<'PY'
-import json, sys
-out = sys.argv[1]
+python3 - "$target/bench" "$target/criterion" <<'PY'
+import json, os, sys
+out, criterion = sys.argv[1], sys.argv[2]
+print(f"{'criterion bench':<48} {'mean':>12}")
+for root, dirs, files in sorted(os.walk(criterion)):
+    if root.endswith(os.sep + "new") and "estimates.json" in files:
+        name = os.path.relpath(os.path.dirname(root), criterion)
+        if name.endswith("report") or os.sep + "report" in name:
+            continue
+        mean = json.load(open(os.path.join(root, "estimates.json")))["mean"]["point_estimate"]
+        text = f"{mean:.1f} ns" if mean < 1e4 else f"{mean/1e3:.2f} us"
+        print(f"{name:<48} {text:>12}")
+print()
 t = json.load(open(f"{out}/tick_to_trade.json"))
 print(f"{'wire to wire':<12} {'p50 us':>9} {'p99 us':>9} {'p99.9 us':>9} {'samples':>8} {'missed':>7}")
 for k in ("tickwire", "baseline", "floor"):
