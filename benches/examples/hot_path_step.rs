@@ -147,11 +147,15 @@ fn main() {
             }
         }
         "encode" => {
-            let mut encoder = OrderEncoder::new(vec![tickwire_gateway::binance::SymbolSpec {
-                name: "BTCUSDT".into(),
-                price_decimals: 2,
-                qty_decimals: 8,
-            }], "tw1-", None);
+            let mut encoder = OrderEncoder::new(
+                vec![tickwire_gateway::binance::SymbolSpec {
+                    name: "BTCUSDT".into(),
+                    price_decimals: 2,
+                    qty_decimals: 8,
+                }],
+                "tw1-",
+                None,
+            );
             for i in 0..n {
                 let order = NewOrder {
                     client_id: i,
@@ -161,7 +165,11 @@ fn main() {
                     qty: Qty(1_000_000),
                     kind: OrderKind::PostOnly,
                 };
-                black_box(encoder.new_order(&order, i, 1_700_000_000_000).map(<[u8]>::len));
+                black_box(
+                    encoder
+                        .new_order(&order, i, 1_700_000_000_000)
+                        .map(<[u8]>::len),
+                );
             }
         }
         other => {
