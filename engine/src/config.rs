@@ -917,4 +917,25 @@ synthetic_start = "50000.00"
         assert!(error_of("not toml [").contains("test.toml"));
         assert!(error_of("").contains("missing field"));
     }
+
+    #[test]
+    fn every_shipped_config_is_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
+        // The demo's CA is written by the venue at its start; stand in for it.
+        let ca = tempfile::NamedTempFile::new().expect("ca file");
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).expect("cert");
+        std::fs::write(ca.path(), cert.cert.pem()).expect("write ca");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("config dir") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path)
+                    .expect("read")
+                    .replace("run/venue/venue-ca.pem", &ca.path().display().to_string());
+                Config::parse(&path, &text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 3, "config/*.toml found: {seen}");
+    }
 }
