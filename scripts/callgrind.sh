@@ -8,8 +8,9 @@
 #
 # Steps (benches/examples/hot_path_step.rs): decode (tickwire, Binance bookTicker to fixed
 # point), serde (serde_json into borrowed &str fields, no conversion), baseline (serde_json into
-# owned Strings plus f64 parsing, as the conventional bot does), decide (market maker targets and
-# pre-trade risk), encode (the order.place request).
+# owned Strings plus f64 parsing, as the conventional bot does), depth and serde_depth (a 10x10
+# depth diff, tickwire and serde_json), decide (market maker targets and pre-trade risk), encode
+# (the order.place request).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind > /dev/null || {
@@ -28,7 +29,7 @@ count() {
 
 printf '%-10s %14s\n' step "instructions"
 json="{"
-for step in decode serde baseline decide encode; do
+for step in decode serde baseline depth serde_depth decide encode; do
     small=$(count "$step" 1000)
     large=$(count "$step" 11000)
     per=$(( (large - small) / 10000 ))

@@ -2,9 +2,11 @@
 //! `valgrind --tool=callgrind` to count instructions per tick — a figure that, unlike time, is
 //! the same on a busy shared machine as on an idle one.
 //!
-//! `hot_path_step <decode|serde|baseline|decide|encode> <iterations>`
+//! `hot_path_step <decode|depth|serde|serde_depth|baseline|decide|encode> <iterations>`
 //!
 //! - `decode`: tickwire's Binance bookTicker decode to fixed point (fast path);
+//! - `depth`: tickwire's decode of a 10x10 depth diff into its level buffers;
+//! - `serde_depth`: serde_json of the same diff into borrowed `&str` levels (no conversion);
 //! - `serde`: serde_json into a struct of borrowed `&str` fields (no conversion);
 //! - `baseline`: what the conventional bot does: serde_json into owned `String` fields, then
 //!   `f64` parsing;
@@ -39,6 +41,36 @@ struct BorrowedTicker<'a> {
 }
 
 #[derive(Deserialize)]
+struct BorrowedDepth<'a> {
+    #[serde(rename = "U")]
+    first: u64,
+    u: u64,
+    #[serde(borrow)]
+    b: Vec<[&'a str; 2]>,
+    #[serde(borrow)]
+    a: Vec<[&'a str; 2]>,
+}
+
+fn depth_10x10() -> String {
+    let level = |p: u32| {
+        format!(
+            r#"["{}.{:02}000000","{}.{:03}00000"]"#,
+            25_000 + p,
+            p,
+            p % 7 + 1,
+            p * 7 % 1000
+        )
+    };
+    let bids: Vec<String> = (0..10).map(|i| level(40 - i)).collect();
+    let asks: Vec<String> = (0..10).map(|i| level(41 + i)).collect();
+    format!(
+        r#"{{"e":"depthUpdate","E":1672515782136,"s":"BTCUSDT","U":157,"u":160,"b":[{}],"a":[{}]}}"#,
+        bids.join(","),
+        asks.join(",")
+    )
+}
+
+#[derive(Deserialize)]
 struct Owned {
     stream: String,
     data: OwnedTicker,
@@ -69,7 +101,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(mode), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<u64>().ok()))
     else {
-        eprintln!("usage: hot_path_step <decode|serde|baseline|decide|encode> <iterations>");
+        eprintln!("usage: hot_path_step <decode|depth|serde|serde_depth|baseline|decide|encode> <iterations>");
         std::process::exit(2);
     };
     match mode.as_str() {
@@ -80,6 +112,23 @@ fn main() {
                 work.clear();
                 work.extend_from_slice(BOOK_TICKER.as_bytes());
                 black_box(decoder.decode(&mut work, 0).expect("valid"));
+            }
+        }
+        "depth" => {
+            let frame = depth_10x10();
+            let mut decoder = BinanceDecoder::new(vec![spec()]);
+            let mut work = Vec::with_capacity(4096);
+            for _ in 0..n {
+                work.clear();
+                work.extend_from_slice(frame.as_bytes());
+                black_box(decoder.decode(&mut work, 0).expect("valid"));
+            }
+        }
+        "serde_depth" => {
+            let frame = depth_10x10();
+            for _ in 0..n {
+                let d: BorrowedDepth<'_> = serde_json::from_str(black_box(&frame)).expect("valid");
+                black_box((d.first, d.u, d.b.len(), d.a.len()));
             }
         }
         "serde" => {

@@ -310,6 +310,9 @@ impl BinanceDecoder {
                 recv_tsc,
             }));
         }
+        if let Some(f) = canonical::depth_update(input) {
+            return self.canonical_depth(&f);
+        }
         let f = canonical::trade(input)?;
         let spec = self.spec(f.symbol).ok()?;
         Some(BinanceMessage::Trade(Trade {
@@ -323,6 +326,33 @@ impl BinanceDecoder {
             },
             trade_id: f.trade_id,
             recv_tsc,
+        }))
+    }
+
+    /// A canonical depth diff's levels into the decoder's buffers, checked as the general path
+    /// checks them; `None` declines.
+    fn canonical_depth(&mut self, f: &canonical::DepthFields<'_>) -> Option<BinanceMessage> {
+        if f.first_update_id > f.last_update_id {
+            return None;
+        }
+        let spec = self.spec(f.symbol).ok()?;
+        for (contents, out) in [(f.bids, &mut self.bids), (f.asks, &mut self.asks)] {
+            out.clear();
+            canonical::levels(contents, |price, qty| {
+                let price = parse_decimal(price, spec.price_decimals)
+                    .ok()
+                    .filter(|p| *p > 0)?;
+                let qty = parse_decimal(qty, spec.qty_decimals)
+                    .ok()
+                    .filter(|q| *q >= 0)?;
+                (out.len() < MAX_LEVELS).then(|| out.push((Price(price), Qty(qty))))
+            })?;
+        }
+        Some(BinanceMessage::DepthUpdate(DepthUpdate {
+            instrument: spec.instrument,
+            first_update_id: f.first_update_id,
+            last_update_id: f.last_update_id,
+            event_time_ms: f.event_time_ms,
         }))
     }
 
@@ -684,7 +714,12 @@ mod tests {
                 r#"{{"e":"trade","E":1,"s":"{symbol}","t":{u},"p":"{}","q":"{}","T":2,"m":{maker},"M":true}}"#,
                 fields[0], fields[1]
             );
-            for payload in [ticker, trade] {
+            let level = |i: usize| format!(r#"["{}","{}"]"#, fields[i % 4], fields[(i + 1) % 4]);
+            let depth = format!(
+                r#"{{"e":"depthUpdate","E":3,"s":"{symbol}","U":{},"u":{u},"b":[{},{}],"a":[{}]}}"#,
+                u / 2, level(0), level(1), level(2)
+            );
+            for payload in [ticker, trade, depth] {
                 let text = if wrapped {
                     format!(r#"{{"stream":"x@y","data":{payload}}}"#)
                 } else {
@@ -693,6 +728,7 @@ mod tests {
                 let mut fast = BinanceDecoder::any_symbol(8, 8);
                 let mut slow = BinanceDecoder::any_symbol(8, 8);
                 proptest::prop_assert_eq!(decode(&mut fast, &text), general(&mut slow, &text), "{}", text);
+                proptest::prop_assert_eq!((fast.bids(), fast.asks()), (slow.bids(), slow.asks()), "{}", text);
             }
         }
     }

@@ -1,6 +1,6 @@
 //! The fast path of the Binance decoder: a byte-level matcher for the exact layout Binance sends
-//! `bookTicker` and `trade` payloads in (keys in the documented order, no whitespace, no escapes),
-//! raw or in the combined-stream wrapper.
+//! `bookTicker`, `depthUpdate` and `trade` payloads in (keys in the documented order, no
+//! whitespace, no escapes), raw or in the combined-stream wrapper.
 //!
 //! Invariants:
 //! - It only ever *accepts*: anything it does not recognise byte for byte (another key order,
@@ -181,6 +181,94 @@ pub(crate) fn trade(input: &[u8]) -> Option<TradeFields<'_>> {
     })
 }
 
+/// The header fields of a canonical `depthUpdate`, and its two level arrays' contents (the
+/// bytes between `[` and `]`) for [`levels`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DepthFields<'a> {
+    pub(crate) event_time_ms: u64,
+    pub(crate) symbol: &'a str,
+    pub(crate) first_update_id: u64,
+    pub(crate) last_update_id: u64,
+    pub(crate) bids: &'a [u8],
+    pub(crate) asks: &'a [u8],
+}
+
+impl Cursor<'_> {
+    /// A levels array `[["P","Q"],...]` (the `[` already read): consumes it and its `]`.
+    fn level_array(&mut self) -> Option<()> {
+        if self.literal(b"]").is_some() {
+            return Some(());
+        }
+        loop {
+            self.literal(b"[\"")?;
+            self.raw_string()?;
+            self.literal(b",\"")?;
+            self.raw_string()?;
+            self.literal(b"]")?;
+            if self.literal(b"]").is_some() {
+                return Some(());
+            }
+            self.literal(b",")?;
+        }
+    }
+}
+
+/// A canonical `depthUpdate`:
+/// `{"e":"depthUpdate","E":N,"s":"SYM","U":N,"u":N,"b":[["P","Q"],...],"a":[...]}`.
+pub(crate) fn depth_update(input: &[u8]) -> Option<DepthFields<'_>> {
+    let bytes = payload(input)?;
+    let mut c = Cursor { bytes, at: 0 };
+    c.literal(b"{\"e\":\"depthUpdate\",\"E\":")?;
+    let event_time_ms = c.unsigned()?;
+    let symbol = c.string_field(b",\"s\":\"")?;
+    c.literal(b",\"U\":")?;
+    let first_update_id = c.unsigned()?;
+    c.literal(b",\"u\":")?;
+    let last_update_id = c.unsigned()?;
+    c.literal(b",\"b\":[")?;
+    let bids_start = c.at;
+    c.level_array()?;
+    let bids = &bytes[bids_start..c.at - 1];
+    c.literal(b",\"a\":[")?;
+    let asks_start = c.at;
+    c.level_array()?;
+    let asks = &bytes[asks_start..c.at - 1];
+    c.literal(b"}")?;
+    c.end()?;
+    Some(DepthFields {
+        event_time_ms,
+        symbol: std::str::from_utf8(symbol).ok()?,
+        first_update_id,
+        last_update_id,
+        bids,
+        asks,
+    })
+}
+
+/// Calls `level(price, qty)` for each level of an array's contents from [`depth_update`] (whose
+/// structure it checked), in order; stops with `None` when `level` declines.
+pub(crate) fn levels<'a>(
+    contents: &'a [u8],
+    mut level: impl FnMut(&'a [u8], &'a [u8]) -> Option<()>,
+) -> Option<()> {
+    let mut c = Cursor {
+        bytes: contents,
+        at: 0,
+    };
+    while c.at < contents.len() {
+        if c.at > 0 {
+            c.literal(b",")?;
+        }
+        c.literal(b"[\"")?;
+        let price = c.raw_string()?;
+        c.literal(b",\"")?;
+        let qty = c.raw_string()?;
+        c.literal(b"]")?;
+        level(price, qty)?;
+    }
+    Some(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +307,43 @@ mod tests {
         }
         assert_eq!(book_ticker(br#"{"stream":"x","data":{"u":1}"#), None);
         assert_eq!(book_ticker(b""), None);
+    }
+
+    #[test]
+    fn canonical_depth_update_and_its_levels() {
+        let d = br#"{"e":"depthUpdate","E":123456789,"s":"BNBBTC","U":157,"u":160,"b":[["0.0024","10"]],"a":[["0.0026","100"],["0.0027","0"]]}"#;
+        let f = depth_update(d).expect("canonical");
+        assert_eq!(
+            (
+                f.event_time_ms,
+                f.symbol,
+                f.first_update_id,
+                f.last_update_id
+            ),
+            (123456789, "BNBBTC", 157, 160)
+        );
+        let mut seen = Vec::new();
+        levels(f.asks, |p, q| {
+            seen.push((p, q));
+            Some(())
+        })
+        .expect("levels");
+        assert_eq!(
+            seen,
+            [(&b"0.0026"[..], &b"100"[..]), (&b"0.0027"[..], &b"0"[..])]
+        );
+        let empty = br#"{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[],"a":[]}"#;
+        assert_eq!(
+            depth_update(empty).map(|f| (f.bids, f.asks)),
+            Some((&b""[..], &b""[..]))
+        );
+        for bad in [
+            &br#"{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[["1","2"],],"a":[]}"#[..],
+            br#"{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[["1","2" ]],"a":[]}"#,
+            br#"{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"b":[["1"]],"a":[]}"#,
+        ] {
+            assert_eq!(depth_update(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]
