@@ -5,30 +5,9 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde::Deserialize;
 use std::hint::black_box;
+use tickwire_benches::{depth_10x10, BOOK_TICKER, TRADE};
 use tickwire_feed::binance::{BinanceDecoder, SymbolSpec};
 use tickwire_feed::InstrumentId;
-
-const BOOK_TICKER: &str = r#"{"u":400900217,"s":"BTCUSDT","b":"25035.19000000","B":"31.21000000","a":"25036.52000000","A":"40.66000000"}"#;
-const TRADE: &str = r#"{"e":"trade","E":1672515782136,"s":"BTCUSDT","t":12345,"p":"25036.52000000","q":"0.01000000","T":1672515782136,"m":true,"M":true}"#;
-
-fn depth_10x10() -> String {
-    let level = |p: u32| {
-        format!(
-            r#"["{}.{:02}000000","{}.{:03}00000"]"#,
-            25_000 + p,
-            p,
-            p % 7 + 1,
-            p * 7 % 1000
-        )
-    };
-    let bids: Vec<String> = (0..10).map(|i| level(40 - i)).collect();
-    let asks: Vec<String> = (0..10).map(|i| level(41 + i)).collect();
-    format!(
-        r#"{{"e":"depthUpdate","E":1672515782136,"s":"BTCUSDT","U":157,"u":160,"b":[{}],"a":[{}]}}"#,
-        bids.join(","),
-        asks.join(",")
-    )
-}
 
 #[allow(dead_code)]
 #[derive(Deserialize)]

@@ -19,11 +19,12 @@
 
 use futures_util::StreamExt;
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tickwire_benches::{arg, release_dir, workspace};
 use tickwire_shm::histogram::HistogramSnapshot;
 use tickwire_shm::layout::Stage;
 use tickwire_shm::region::RegionReader;
@@ -44,24 +45,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn release_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace().join("target"), PathBuf::from);
-    let target = if target.is_relative() {
-        workspace().join(target)
-    } else {
-        target
-    };
-    target.join("release")
 }
 
 fn build() {
@@ -171,14 +154,6 @@ fn start_load(
         }
         latencies
     })
-}
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map_or(default, |v| v.parse().expect("a number"))
 }
 
 fn main() {

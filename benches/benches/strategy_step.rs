@@ -3,38 +3,13 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
-use tickwire_engine::config::{StrategyKind, StrategySettings};
-use tickwire_engine::market_maker::MarketMaker;
-use tickwire_engine::risk::{check_order, Exposure, Limits, RateWindow};
-use tickwire_feed::synthetic::{SyntheticParams, SyntheticQuotes};
+use tickwire_engine::risk::{check_order, Exposure, RateWindow};
 use tickwire_feed::{InstrumentId, Price, Qty, Side};
 use tickwire_gateway::paper::PaperExchange;
 use tickwire_gateway::{NewOrder, OrderKind, OrderRequest};
 
 fn strategy_step(c: &mut Criterion) {
-    let mut quotes = SyntheticQuotes::new(SyntheticParams {
-        instrument: InstrumentId(0),
-        start_mid: Price(5_000_000),
-        tick: 1,
-        max_step_ticks: 2,
-        base_qty: Qty(100),
-        seed: 9,
-    });
-    let mm = MarketMaker::new(&StrategySettings {
-        kind: StrategyKind::MarketMaker,
-        instrument: 0,
-        half_spread_ticks: 2,
-        size: 1_000,
-        skew_ticks_per_size: 1,
-        requote_threshold_ticks: 2,
-    });
-    let limits = Limits {
-        max_position: 5_000,
-        max_notional: 50_000_000_000,
-        max_orders_per_sec: u32::MAX,
-        price_band_bps: 100,
-        max_open_orders: 32,
-    };
+    let (mut quotes, mm, limits) = tickwire_benches::strategy_fixture();
     let mut g = c.benchmark_group("strategy_step");
     g.bench_function("quote_targets_and_risk", |b| {
         let mut rate = RateWindow::new(u64::MAX);

@@ -31,10 +31,11 @@ use plotters::prelude::*;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tickwire_benches::{arg, arg_text, release_dir, workspace};
 use tickwire_shm::layout::{CounterId, Stage};
 use tickwire_shm::region::RegionReader;
 use tickwire_venue::flow::FlowParams;
@@ -45,45 +46,14 @@ const TICK: i64 = 1;
 const HALF_SPREAD_TICKS: i64 = 2;
 const REQUOTE_TICKS: i64 = 1;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn release_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace().join("target"), PathBuf::from);
-    let target = if target.is_relative() {
-        workspace().join(target)
-    } else {
-        target
-    };
-    target.join("release")
-}
-
 /// `--idle backoff|busy-spin`: the engine's idle strategy (default backoff).
 fn idle_arg() -> String {
-    let args: Vec<String> = std::env::args().collect();
-    let idle = args
-        .iter()
-        .position(|a| a == "--idle")
-        .and_then(|i| args.get(i + 1))
-        .map_or("backoff", String::as_str);
+    let idle = arg_text("--idle").unwrap_or_else(|| "backoff".into());
     assert!(
         idle == "backoff" || idle == "busy-spin",
         "--idle takes backoff or busy-spin, not {idle:?}"
     );
-    idle.to_string()
-}
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map_or(default, |v| v.parse().expect("a number"))
+    idle
 }
 
 /// A venue on a free loopback port, in its own runtime thread, with a tap.

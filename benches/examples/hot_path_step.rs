@@ -15,16 +15,12 @@
 
 use serde::Deserialize;
 use std::hint::black_box;
-use tickwire_engine::config::{StrategyKind, StrategySettings};
-use tickwire_engine::market_maker::MarketMaker;
-use tickwire_engine::risk::{check_order, Exposure, Limits, RateWindow};
+use tickwire_benches::{depth_10x10, strategy_fixture, BOOK_TICKER};
+use tickwire_engine::risk::{check_order, Exposure, RateWindow};
 use tickwire_feed::binance::{BinanceDecoder, SymbolSpec};
-use tickwire_feed::synthetic::{SyntheticParams, SyntheticQuotes};
 use tickwire_feed::{InstrumentId, Price, Qty, Side};
 use tickwire_gateway::binance::OrderEncoder;
 use tickwire_gateway::{NewOrder, OrderKind};
-
-const BOOK_TICKER: &str = r#"{"stream":"btcusdt@bookTicker","data":{"u":400900217,"s":"BTCUSDT","b":"25035.19000000","B":"31.21000000","a":"25036.52000000","A":"40.66000000"}}"#;
 
 #[derive(Deserialize)]
 struct Borrowed<'a> {
@@ -51,25 +47,6 @@ struct BorrowedDepth<'a> {
     a: Vec<[&'a str; 2]>,
 }
 
-fn depth_10x10() -> String {
-    let level = |p: u32| {
-        format!(
-            r#"["{}.{:02}000000","{}.{:03}00000"]"#,
-            25_000 + p,
-            p,
-            p % 7 + 1,
-            p * 7 % 1000
-        )
-    };
-    let bids: Vec<String> = (0..10).map(|i| level(40 - i)).collect();
-    let asks: Vec<String> = (0..10).map(|i| level(41 + i)).collect();
-    format!(
-        r#"{{"e":"depthUpdate","E":1672515782136,"s":"BTCUSDT","U":157,"u":160,"b":[{}],"a":[{}]}}"#,
-        bids.join(","),
-        asks.join(",")
-    )
-}
-
 #[derive(Deserialize)]
 struct Owned {
     stream: String,
@@ -86,6 +63,11 @@ struct OwnedTicker {
     a: String,
     #[serde(rename = "A")]
     ask_qty: String,
+}
+
+/// `payload` in the combined-stream wrapper, as the engine subscribes.
+fn combined(payload: &str) -> String {
+    format!(r#"{{"stream":"btcusdt@bookTicker","data":{payload}}}"#)
 }
 
 fn spec() -> SymbolSpec {
@@ -106,11 +88,12 @@ fn main() {
     };
     match mode.as_str() {
         "decode" => {
+            let frame = combined(BOOK_TICKER);
             let mut decoder = BinanceDecoder::new(vec![spec()]);
             let mut work = Vec::with_capacity(4096);
             for _ in 0..n {
                 work.clear();
-                work.extend_from_slice(BOOK_TICKER.as_bytes());
+                work.extend_from_slice(frame.as_bytes());
                 black_box(decoder.decode(&mut work, 0).expect("valid"));
             }
         }
@@ -132,14 +115,16 @@ fn main() {
             }
         }
         "serde" => {
+            let frame = combined(BOOK_TICKER);
             for _ in 0..n {
-                let t: Borrowed<'_> = serde_json::from_str(black_box(BOOK_TICKER)).expect("valid");
+                let t: Borrowed<'_> = serde_json::from_str(black_box(&frame)).expect("valid");
                 black_box((t.data.u, t.data.s, t.data.b, t.data.a));
             }
         }
         "baseline" => {
+            let frame = combined(BOOK_TICKER);
             for _ in 0..n {
-                let t: Owned = serde_json::from_str(black_box(BOOK_TICKER)).expect("valid");
+                let t: Owned = serde_json::from_str(black_box(&frame)).expect("valid");
                 let bid: f64 = t.data.b.parse().expect("bid");
                 let ask: f64 = t.data.a.parse().expect("ask");
                 let qty: f64 = t.data.bid_qty.parse::<f64>().expect("qty")
@@ -148,29 +133,7 @@ fn main() {
             }
         }
         "decide" => {
-            let mut quotes = SyntheticQuotes::new(SyntheticParams {
-                instrument: InstrumentId(0),
-                start_mid: Price(5_000_000),
-                tick: 1,
-                max_step_ticks: 2,
-                base_qty: Qty(100),
-                seed: 9,
-            });
-            let mm = MarketMaker::new(&StrategySettings {
-                kind: StrategyKind::MarketMaker,
-                instrument: 0,
-                half_spread_ticks: 2,
-                size: 1_000,
-                skew_ticks_per_size: 1,
-                requote_threshold_ticks: 2,
-            });
-            let limits = Limits {
-                max_position: 5_000,
-                max_notional: 50_000_000_000,
-                max_orders_per_sec: u32::MAX,
-                price_band_bps: 100,
-                max_open_orders: 32,
-            };
+            let (mut quotes, mm, limits) = strategy_fixture();
             let mut rate = RateWindow::new(u64::MAX);
             for _ in 0..n {
                 let q = quotes.next_quote(0);

@@ -11,3 +11,109 @@
 //! - `strategy_step`: pre-trade risk, the market maker's quote targets and the paper venue's
 //!   quote matching — the work the strategy and gateway threads do per event.
 #![deny(missing_docs)]
+//! - `tick_to_trade`, `monitor_load`: harnesses (`harness = false`) that start real processes.
+//!
+//! This library holds what the benches share: where the workspace and its release binaries are,
+//! command-line arguments, and the fixtures (frames, strategy set-up) the criterion benches and
+//! the callgrind driver (`examples/hot_path_step.rs`) both measure.
+
+use std::path::{Path, PathBuf};
+use tickwire_engine::config::{StrategyKind, StrategySettings};
+use tickwire_engine::market_maker::MarketMaker;
+use tickwire_engine::risk::Limits;
+use tickwire_feed::synthetic::{SyntheticParams, SyntheticQuotes};
+use tickwire_feed::{InstrumentId, Price, Qty};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Where release binaries are (`$CARGO_TARGET_DIR/release`, relative to the workspace).
+pub fn release_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace().join("target"), PathBuf::from);
+    let target = if target.is_relative() {
+        workspace().join(target)
+    } else {
+        target
+    };
+    target.join("release")
+}
+
+/// The text after `--name` on the command line.
+pub fn arg_text(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+/// The number after `--name`, or `default`.
+///
+/// # Panics
+///
+/// When the value is not a number (a bench's command line is the operator's own).
+pub fn arg(name: &str, default: u64) -> u64 {
+    arg_text(name).map_or(default, |v| {
+        v.parse()
+            .unwrap_or_else(|_| panic!("{name} takes a number, not {v:?}"))
+    })
+}
+
+/// A Binance bookTicker as the venue sends it.
+pub const BOOK_TICKER: &str = r#"{"u":400900217,"s":"BTCUSDT","b":"25035.19000000","B":"31.21000000","a":"25036.52000000","A":"40.66000000"}"#;
+
+/// A Binance trade as the venue sends it.
+pub const TRADE: &str = r#"{"e":"trade","E":1672515782136,"s":"BTCUSDT","t":12345,"p":"25036.52000000","q":"0.01000000","T":1672515782136,"m":true,"M":true}"#;
+
+/// A Binance depth diff with 10 levels a side.
+pub fn depth_10x10() -> String {
+    let level = |p: u32| {
+        format!(
+            r#"["{}.{:02}000000","{}.{:03}00000"]"#,
+            25_000 + p,
+            p,
+            p % 7 + 1,
+            p * 7 % 1000
+        )
+    };
+    let bids: Vec<String> = (0..10).map(|i| level(40 - i)).collect();
+    let asks: Vec<String> = (0..10).map(|i| level(41 + i)).collect();
+    format!(
+        r#"{{"e":"depthUpdate","E":1672515782136,"s":"BTCUSDT","U":157,"u":160,"b":[{}],"a":[{}]}}"#,
+        bids.join(","),
+        asks.join(",")
+    )
+}
+
+/// The strategy step's inputs: a seeded quote source, the market maker and its limits.
+pub fn strategy_fixture() -> (SyntheticQuotes, MarketMaker, Limits) {
+    let quotes = SyntheticQuotes::new(SyntheticParams {
+        instrument: InstrumentId(0),
+        start_mid: Price(5_000_000),
+        tick: 1,
+        max_step_ticks: 2,
+        base_qty: Qty(100),
+        seed: 9,
+    });
+    let mm = MarketMaker::new(&StrategySettings {
+        kind: StrategyKind::MarketMaker,
+        instrument: 0,
+        half_spread_ticks: 2,
+        size: 1_000,
+        skew_ticks_per_size: 1,
+        requote_threshold_ticks: 2,
+    });
+    let limits = Limits {
+        max_position: 5_000,
+        max_notional: 50_000_000_000,
+        max_orders_per_sec: u32::MAX,
+        price_band_bps: 100,
+        max_open_orders: 32,
+    };
+    (quotes, mm, limits)
+}
