@@ -14,10 +14,23 @@ use tickwire_tests::{
 
 #[test]
 fn journal_engine_and_venue_agree_after_trading() {
+    trade_survive_rejects_stop_and_agree("");
+}
+
+/// The same job with feed, strategy and gateway taking turns on one thread.
+#[test]
+fn shared_threading_trades_the_same_way() {
+    trade_survive_rejects_stop_and_agree("threading = \"shared\"");
+}
+
+fn trade_survive_rejects_stop_and_agree(extra_engine: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let venue = VenueProcess::start(dir.path(), 33);
     let config = with_gateway(
-        &with_feed(&test_config(dir.path(), "vsim", ""), &venue.feed_config()),
+        &with_feed(
+            &test_config(dir.path(), "vsim", extra_engine),
+            &venue.feed_config(),
+        ),
         &venue.gateway_config("e2e-account"),
     );
     let mut engine = EngineProcess::start(dir.path(), &config);
@@ -57,6 +70,11 @@ fn journal_engine_and_venue_agree_after_trading() {
     );
     assert!(!process_alive(pid));
     assert!(!engine.shm.exists());
+    assert_eq!(
+        r.counter(CounterId::HotPathAllocations),
+        0,
+        "the strategy's own turns allocate nothing, whatever shares its thread"
+    );
 
     assert_journal_engine_and_venue_agree(
         &dir.path().join("run/vsim.sqlite"),

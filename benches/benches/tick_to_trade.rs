@@ -23,7 +23,7 @@
 //! counted as `missed` (for the bots these are mostly quotes that did not move their price).
 //!
 //! `cargo bench -p tickwire-benches --bench tick_to_trade [-- --secs N --step-ms N --idle
-//! backoff|busy-spin]` writes
+//! backoff|busy-spin --threading dedicated|shared]` writes
 //! target/bench/tick_to_trade.json and target/bench/tick_to_trade.svg.
 
 use futures_util::{SinkExt, StreamExt};
@@ -47,6 +47,16 @@ const HALF_SPREAD_TICKS: i64 = 2;
 const REQUOTE_TICKS: i64 = 1;
 
 /// `--idle backoff|busy-spin`: the engine's idle strategy (default backoff).
+/// `--threading dedicated|shared`: the engine's threading (default dedicated).
+fn threading_arg() -> String {
+    let threading = arg_text("--threading").unwrap_or_else(|| "dedicated".into());
+    assert!(
+        threading == "dedicated" || threading == "shared",
+        "--threading takes dedicated or shared, not {threading:?}"
+    );
+    threading
+}
+
 fn idle_arg() -> String {
     let idle = arg_text("--idle").unwrap_or_else(|| "backoff".into());
     assert!(
@@ -173,6 +183,7 @@ instance = "t2t"
 run_dir = "{run}"
 shm_path = "{shm}"
 idle = "{idle}"
+threading = "{threading}"
 max_park_us = 20
 shutdown_timeout_ms = 2000
 warmup_events = 1000
@@ -214,6 +225,7 @@ lot_size = "0.00001"
         shm = shm.display(),
         addr = venue.addr,
         idle = idle_arg(),
+        threading = threading_arg(),
     );
     let config_path = dir.join("engine.toml");
     std::fs::write(&config_path, config).expect("config");
@@ -546,7 +558,7 @@ fn run_floor(venue: &Venue, secs: u64) {
     }
 }
 
-fn host() -> Value {
+fn host(idle: &str, threading: &str) -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -563,8 +575,10 @@ fn host() -> Value {
         "cpu": cpu,
         "kernel": kernel,
         "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
-        "arrangement": "no pinning: the venue (1 tokio worker) and the client under test share all cores; \
-    tickwire runs idle=backoff (max park 20 us) so its three hot threads do not starve the harness",
+        "arrangement": format!(
+            "no pinning: the venue (1 tokio worker) and the client under test share all \
+             cores; tickwire runs idle = {idle}, threading = {threading}"
+        ),
     })
 }
 
@@ -664,7 +678,7 @@ fn main() {
         "baseline": summary(&baseline),
         "floor": summary(&floor),
         "in_process": in_process,
-        "host": host(),
+        "host": host(&idle_arg(), &threading_arg()),
         "secs_per_client": secs,
         "quote_step_ms": step.as_millis() as u64,
     });

@@ -47,6 +47,18 @@ pub enum IdleKind {
     Backoff,
 }
 
+/// Which threads run the hot agents (after Aeron's threading modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Threading {
+    /// Feed, strategy and gateway each on a thread of their own (a core each when spinning).
+    #[default]
+    Dedicated,
+    /// Feed, strategy and gateway take turns on the strategy thread: one hot thread for hosts
+    /// with one core to give, no thread hops between socket read and order write.
+    Shared,
+}
+
 /// Where market data comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -98,6 +110,8 @@ struct EngineFile {
     run_dir: PathBuf,
     shm_path: Option<PathBuf>,
     idle: IdleKind,
+    #[serde(default)]
+    threading: Threading,
     #[serde(default = "default_max_park_us")]
     max_park_us: u64,
     strategy_core: Option<usize>,
@@ -226,6 +240,8 @@ pub struct EngineSettings {
     pub shm_path: PathBuf,
     /// Idle strategy.
     pub idle: IdleKind,
+    /// Which threads run feed, strategy and gateway.
+    pub threading: Threading,
     /// Longest park of the backoff strategy, µs.
     pub max_park_us: u64,
     /// Core for the strategy thread.
@@ -701,6 +717,7 @@ impl Validator<'_> {
                 run_dir: e.run_dir.clone(),
                 shm_path,
                 idle: e.idle,
+                threading: e.threading,
                 max_park_us: e.max_park_us,
                 strategy_core: e.strategy_core,
                 sched_fifo: e.sched_fifo,

@@ -80,6 +80,67 @@ impl Idle {
     }
 }
 
+/// Several agents taking turns on one thread (Aeron's composite agent): `lead` decides when the
+/// whole is done; every turn runs `before`, then `lead`, then `after`, so what the first stage
+/// reads can be decided and written within one turn.
+pub struct Composite<L> {
+    before: Vec<Box<dyn Agent + Send>>,
+    lead: L,
+    after: Vec<Box<dyn Agent + Send>>,
+}
+
+impl<L: Agent> Composite<L> {
+    /// `lead` with the agents that run before and after it on its thread.
+    pub fn new(
+        before: Vec<Box<dyn Agent + Send>>,
+        lead: L,
+        after: Vec<Box<dyn Agent + Send>>,
+    ) -> Self {
+        Self {
+            before,
+            lead,
+            after,
+        }
+    }
+
+    /// The lead agent.
+    pub fn lead_mut(&mut self) -> &mut L {
+        &mut self.lead
+    }
+}
+
+impl<L> std::fmt::Debug for Composite<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Composite")
+            .field("before", &self.before.len())
+            .field("after", &self.after.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<L: Agent> Agent for Composite<L> {
+    fn role_name(&self) -> &'static str {
+        self.lead.role_name()
+    }
+
+    #[inline]
+    fn do_work(&mut self) -> usize {
+        let mut work = 0;
+        for agent in &mut self.before {
+            work += agent.do_work();
+        }
+        work += self.lead.do_work();
+        for agent in &mut self.after {
+            work += agent.do_work();
+        }
+        work
+    }
+
+    fn is_done(&self) -> bool {
+        self.lead.is_done()
+    }
+}
+
 /// Sets this thread's timer slack to 1 ns (Linux's default is 50 µs), so a backing-off agent
 /// that parks for a few µs wakes when it asked to, not up to 50 µs later.
 fn tighten_timer_slack() {

@@ -4,10 +4,10 @@
 //! (drains the journal), log — join every thread, and remove the region and token.
 
 use crate::clock::LatencyClock;
-use crate::config::{Config, IdleKind, ModeKind, SourceKind};
+use crate::config::{Config, IdleKind, ModeKind, SourceKind, Threading};
 use crate::feed_agent::{FeedAgent, FeedWiring, VenueFeed};
 use crate::gateway_agent::{GatewayAgent, Venue, VenueSession};
-use crate::idle::{run_agent, Agent, Idle};
+use crate::idle::{run_agent, Agent, Composite, Idle};
 use crate::instance::{InstanceLock, TokenFile};
 use crate::journal::{journal_ring, EngineEvent, JournalRecord, JournalWriter};
 use crate::log::{log_rings, Level, Logger};
@@ -469,8 +469,6 @@ fn run_threads(
         .name("persistence".into())
         .spawn(move || run_journal(journal))
         .context("spawn persistence thread")?;
-    let gateway_handle = spawn_agent(pipeline.gateway, idle_for(config))?;
-    let feed_handle = spawn_agent(pipeline.feed, idle_for(config))?;
     let snapshot_handle = match pipeline.snapshot {
         Some(fetcher) => Some(spawn_agent(
             fetcher,
@@ -478,14 +476,35 @@ fn run_threads(
         )?),
         None => None,
     };
-    let mut strategy = pipeline.strategy;
+    let strategy = pipeline.strategy;
+    // Dedicated: feed and gateway get threads of their own. Shared: they take turns with the
+    // strategy on its thread, feed before it and gateway after it, so a quote read in a turn is
+    // decided and its order written in the same turn. (Helper threads are spawned before the
+    // strategy thread pins itself, so they keep the process's affinity.)
+    type Agents = Vec<Box<dyn Agent + Send>>;
+    let (before, after, helper_handles): (Agents, Agents, _) = match config.engine.threading {
+        Threading::Dedicated => (
+            Vec::new(),
+            Vec::new(),
+            vec![
+                ("gateway", spawn_agent(pipeline.gateway, idle_for(config))?),
+                ("feed", spawn_agent(pipeline.feed, idle_for(config))?),
+            ],
+        ),
+        Threading::Shared => (
+            vec![Box::new(pipeline.feed)],
+            vec![Box::new(pipeline.gateway)],
+            Vec::new(),
+        ),
+    };
     let strategy_config = config.clone();
     let strategy_handle = std::thread::Builder::new()
         .name("strategy".into())
         .spawn(move || {
-            let (core, fifo) = place_strategy_thread(&strategy_config, strategy.logger_mut());
-            strategy.set_placement(core, fifo);
-            run_agent(&mut strategy, &mut idle_for(&strategy_config));
+            let mut hot = Composite::new(before, strategy, after);
+            let (core, fifo) = place_strategy_thread(&strategy_config, hot.lead_mut().logger_mut());
+            hot.lead_mut().set_placement(core, fifo);
+            run_agent(&mut hot, &mut idle_for(&strategy_config));
         })
         .context("spawn strategy thread")?;
 
@@ -501,8 +520,10 @@ fn run_threads(
     region.set_flags(flags::STOPPING);
     let strategy_result = strategy_handle.join();
     pipeline.helpers_stop.store(true, Ordering::Release);
-    let gateway_result = gateway_handle.join();
-    let feed_result = feed_handle.join();
+    let helper_results: Vec<_> = helper_handles
+        .into_iter()
+        .map(|(name, handle)| (name, handle.join()))
+        .collect();
     let snapshot_result = snapshot_handle.map_or(Ok(()), JoinHandle::join);
     let persistence_result = persistence.join();
     engine_log.log(Level::Info, "engine stopped", [0; 3]);
@@ -510,12 +531,13 @@ fn run_threads(
     let log_result = log_handle.join();
     for (name, result) in [
         ("strategy", strategy_result),
-        ("gateway", gateway_result),
-        ("feed", feed_result),
         ("snapshot", snapshot_result),
         ("persistence", persistence_result),
         ("log", log_result),
-    ] {
+    ]
+    .into_iter()
+    .chain(helper_results)
+    {
         if result.is_err() {
             anyhow::bail!("{name} thread panicked");
         }

@@ -73,6 +73,8 @@ pub struct StrategyAgent<S: Strategy> {
     loops: u64,
     warmup_events: u64,
     alloc_baseline: Option<u64>,
+    /// Allocations made inside this agent's own turns (the thread may run other agents too).
+    own_allocations: u64,
     hot_allocations: u64,
     alarms: u32,
     journal_full_published: u64,
@@ -131,6 +133,7 @@ impl<S: Strategy> StrategyAgent<S> {
             loops: 0,
             warmup_events: w.warmup_events,
             alloc_baseline: None,
+            own_allocations: 0,
             hot_allocations: 0,
             alarms: 0,
             journal_full_published: 0,
@@ -467,10 +470,10 @@ impl<S: Strategy> StrategyAgent<S> {
     fn check_allocations(&mut self) {
         match self.alloc_baseline {
             None if self.events >= self.warmup_events => {
-                self.alloc_baseline = Some(thread_allocations());
+                self.alloc_baseline = Some(self.own_allocations);
             }
             Some(baseline) => {
-                let now = thread_allocations() - baseline;
+                let now = self.own_allocations - baseline;
                 if now > self.hot_allocations {
                     self.ctx
                         .section
@@ -597,6 +600,20 @@ impl<S: Strategy> Agent for StrategyAgent<S> {
 
     #[inline]
     fn do_work(&mut self) -> usize {
+        let allocations_before = thread_allocations();
+        let work = self.turn();
+        self.own_allocations += thread_allocations() - allocations_before;
+        work
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+impl<S: Strategy> StrategyAgent<S> {
+    /// One turn: execution reports, a batch of market events, timers.
+    fn turn(&mut self) -> usize {
         self.loops += 1;
         let mut work = 0;
         while let Ok(report) = self.report_rx.pop() {
@@ -617,9 +634,5 @@ impl<S: Strategy> Agent for StrategyAgent<S> {
             self.timer(now);
         }
         work
-    }
-
-    fn is_done(&self) -> bool {
-        self.done
     }
 }
