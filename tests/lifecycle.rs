@@ -211,3 +211,71 @@ fn sigterm_during_startup_still_stops_cleanly() {
         "token removed"
     );
 }
+
+/// `latency_log` (`--latency-log`): an HdrHistogram interval log, one interval per stage per
+/// second, readable by the hdrhistogram crate's log reader, with the last interval written at
+/// the clean stop.
+#[test]
+fn latency_log_is_an_hdrhistogram_interval_log() {
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("latency.hlog");
+    let config = test_config(
+        dir.path(),
+        "hlog",
+        &format!("latency_log = \"{}\"", log.display()),
+    );
+    let mut engine = EngineProcess::start(dir.path(), &config);
+    let reader = engine.wait_ready();
+    wait_for(Duration::from_secs(20), || {
+        (reader.fills_written() > 0).then_some(())
+    })
+    .expect("fills");
+    std::thread::sleep(Duration::from_millis(2500));
+    engine.signal(libc::SIGTERM);
+    assert!(
+        engine.wait_exit(Duration::from_secs(10)).success(),
+        "{}",
+        engine.stderr_text()
+    );
+
+    let bytes = std::fs::read(&log).expect("latency log written");
+    let mut intervals: std::collections::BTreeMap<String, Vec<(Duration, f64)>> =
+        std::collections::BTreeMap::new();
+    let mut start_time = false;
+    for entry in IntervalLogIterator::new(&bytes) {
+        match entry.expect("a well-formed log entry") {
+            LogEntry::StartTime(_) | LogEntry::BaseTime(_) => start_time = true,
+            LogEntry::Interval(h) => {
+                let tag = h
+                    .tag()
+                    .map(|t| t.to_string())
+                    .expect("intervals are tagged");
+                intervals
+                    .entry(tag)
+                    .or_default()
+                    .push((h.start_timestamp(), h.max()));
+            }
+        }
+    }
+    assert!(start_time, "the log states its start time");
+    for stage in [
+        "wire_to_decoded",
+        "feed_to_strategy",
+        "decide",
+        "strategy_to_gateway",
+        "encode_to_write",
+        "tick_to_trade",
+    ] {
+        let list = intervals.get(stage).map_or(&[][..], Vec::as_slice);
+        assert!(list.len() >= 3, "{stage}: {} intervals", list.len());
+        assert!(
+            list.windows(2).all(|w| w[0].0 < w[1].0),
+            "{stage}: intervals in time order"
+        );
+    }
+    assert!(
+        intervals["decide"].iter().any(|(_, max)| *max > 0.0),
+        "decide intervals hold records"
+    );
+}

@@ -112,6 +112,7 @@ struct EngineFile {
     idle: IdleKind,
     #[serde(default)]
     threading: Threading,
+    latency_log: Option<PathBuf>,
     #[serde(default = "default_max_park_us")]
     max_park_us: u64,
     strategy_core: Option<usize>,
@@ -242,6 +243,8 @@ pub struct EngineSettings {
     pub idle: IdleKind,
     /// Which threads run feed, strategy and gateway.
     pub threading: Threading,
+    /// Where to write HdrHistogram interval logs of the latency stages, if anywhere.
+    pub latency_log: Option<PathBuf>,
     /// Longest park of the backoff strategy, µs.
     pub max_park_us: u64,
     /// Core for the strategy thread.
@@ -718,6 +721,7 @@ impl Validator<'_> {
                 shm_path,
                 idle: e.idle,
                 threading: e.threading,
+                latency_log: e.latency_log.clone(),
                 max_park_us: e.max_park_us,
                 strategy_core: e.strategy_core,
                 sched_fifo: e.sched_fifo,

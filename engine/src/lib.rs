@@ -55,6 +55,7 @@ pub mod host;
 pub mod idle;
 pub mod instance;
 pub mod journal;
+pub mod latency_log;
 pub mod log;
 pub mod market_maker;
 pub mod record;

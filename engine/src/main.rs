@@ -41,6 +41,10 @@ enum Cmd {
         /// Lock all current and future memory (mlockall) so no page faults hit the hot path.
         #[arg(long)]
         mlock: bool,
+        /// Write per-stage latency as an HdrHistogram interval log (one interval a second,
+        /// tagged by stage, ns) to FILE (overrides `engine.latency_log`).
+        #[arg(long, value_name = "FILE")]
+        latency_log: Option<PathBuf>,
     },
     /// Run recorded venue messages (one per line) through the decoders and book sync, and
     /// print one JSON result per line and a summary.
@@ -185,6 +189,7 @@ fn main() -> ExitCode {
             strategy_core,
             sched_fifo,
             mlock,
+            latency_log,
         } => {
             let mut config = match Config::load(&config) {
                 Ok(c) => c,
@@ -196,6 +201,9 @@ fn main() -> ExitCode {
             if let Err(e) = config.override_placement(strategy_core, sched_fifo) {
                 eprintln!("engine: {e}");
                 return ExitCode::from(2);
+            }
+            if latency_log.is_some() {
+                config.engine.latency_log = latency_log;
             }
             if mlock {
                 // SAFETY: mlockall(2) only changes how the kernel pages this process's memory.

@@ -508,6 +508,14 @@ fn run_threads(
         })
         .context("spawn strategy thread")?;
 
+    let latency_log = match &config.engine.latency_log {
+        Some(path) => Some(crate::latency_log::spawn(
+            path.clone(),
+            paths.shm.clone(),
+            Arc::clone(&pipeline.helpers_stop),
+        )?),
+        None => None,
+    };
     region.set_flags(flags::READY);
     engine_log.log(
         Level::Info,
@@ -525,6 +533,7 @@ fn run_threads(
         .map(|(name, handle)| (name, handle.join()))
         .collect();
     let snapshot_result = snapshot_handle.map_or(Ok(()), JoinHandle::join);
+    let latency_log_result = latency_log.map(JoinHandle::join);
     let persistence_result = persistence.join();
     engine_log.log(Level::Info, "engine stopped", [0; 3]);
     drop(engine_log);
@@ -541,6 +550,11 @@ fn run_threads(
         if result.is_err() {
             anyhow::bail!("{name} thread panicked");
         }
+    }
+    match latency_log_result {
+        Some(Ok(Err(e))) => return Err(e.context("latency log")),
+        Some(Err(_)) => anyhow::bail!("latency-log thread panicked"),
+        Some(Ok(Ok(()))) | None => {}
     }
     Ok(())
 }
