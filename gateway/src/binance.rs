@@ -157,158 +157,25 @@ pub struct OrderEncoder {
     symbols: Vec<SymbolSpec>,
     client_prefix: String,
     credentials: Option<Credentials>,
+    request: RequestBuffers,
+}
+
+/// The buffers a request is built in, reused for every request (apart from the encoder's
+/// symbol table, so a request can borrow a symbol while it is written: no copy per request).
+#[derive(Debug)]
+struct RequestBuffers {
     /// The request being built.
     json: Vec<u8>,
     /// The signature payload being built.
     payload: Vec<u8>,
 }
 
-/// One request parameter, as it goes into both the JSON and the signature payload.
-enum Value<'a> {
-    Str(&'a [u8]),
-    Decimal(i64, u32),
-    Int(u64),
-    ClientId(&'a str, u64),
-}
-
-impl OrderEncoder {
-    /// An encoder for `symbols` (indexed by [`InstrumentId`]); `credentials` signs requests.
-    pub fn new(
-        symbols: Vec<SymbolSpec>,
-        client_prefix: &str,
-        credentials: Option<Credentials>,
-    ) -> Self {
-        Self {
-            symbols,
-            client_prefix: client_prefix.to_string(),
-            credentials,
-            json: Vec::with_capacity(512),
-            payload: Vec::with_capacity(512),
-        }
-    }
-
-    /// The client order id the venue sees for `client_id`.
-    pub fn client_order_id(&self, client_id: u64) -> String {
-        format!("{}{client_id}", self.client_prefix)
-    }
-
-    /// The engine client id in a venue client order id of this run, if it is one.
-    pub fn parse_client_order_id(&self, text: &str) -> Option<u64> {
-        text.strip_prefix(&self.client_prefix)?.parse().ok()
-    }
-
-    fn symbol(&self, instrument: InstrumentId) -> Option<&SymbolSpec> {
-        self.symbols.get(usize::from(instrument.0))
-    }
-
-    /// `order.place` for `order`; `None` for an instrument the encoder does not know.
-    pub fn new_order(
-        &mut self,
-        order: &NewOrder,
-        request_id: u64,
-        timestamp_ms: u64,
-    ) -> Option<&[u8]> {
-        let spec = self.symbol(order.instrument)?.clone();
-        let side: &[u8] = match order.side {
-            Side::Buy => b"BUY",
-            Side::Sell => b"SELL",
-        };
-        let (kind, tif): (&[u8], Option<&[u8]>) = match order.kind {
-            OrderKind::Limit => (b"LIMIT", Some(b"GTC")),
-            OrderKind::PostOnly => (b"LIMIT_MAKER", None),
-            OrderKind::Ioc => (b"LIMIT", Some(b"IOC")),
-        };
-        let prefix = std::mem::take(&mut self.client_prefix);
-        // Parameters in name order, as the signature requires.
-        let mut params: [(&str, Option<Value<'_>>); 8] = [
-            (
-                "newClientOrderId",
-                Some(Value::ClientId(&prefix, order.client_id)),
-            ),
-            ("newOrderRespType", Some(Value::Str(b"RESULT"))),
-            (
-                "price",
-                Some(Value::Decimal(order.price.0, spec.price_decimals)),
-            ),
-            (
-                "quantity",
-                Some(Value::Decimal(order.qty.0, spec.qty_decimals)),
-            ),
-            ("side", Some(Value::Str(side))),
-            ("symbol", Some(Value::Str(spec.name.as_bytes()))),
-            ("timeInForce", tif.map(Value::Str)),
-            ("type", Some(Value::Str(kind))),
-        ];
-        self.build(b"order.place", request_id, timestamp_ms, &mut params);
-        self.client_prefix = prefix;
-        Some(&self.json)
-    }
-
-    /// `order.cancel` by client order id.
-    pub fn cancel(
-        &mut self,
-        client_id: u64,
-        instrument: InstrumentId,
-        request_id: u64,
-        timestamp_ms: u64,
-    ) -> Option<&[u8]> {
-        let spec = self.symbol(instrument)?.clone();
-        let prefix = std::mem::take(&mut self.client_prefix);
-        let mut params = [
-            (
-                "origClientOrderId",
-                Some(Value::ClientId(&prefix, client_id)),
-            ),
-            ("symbol", Some(Value::Str(spec.name.as_bytes()))),
-        ];
-        self.build(b"order.cancel", request_id, timestamp_ms, &mut params);
-        self.client_prefix = prefix;
-        Some(&self.json)
-    }
-
-    /// `order.cancel` of an order by its venue client order id (orders of earlier runs).
-    pub fn cancel_by_venue_id(
-        &mut self,
-        client_order_id: &str,
-        instrument: InstrumentId,
-        request_id: u64,
-        timestamp_ms: u64,
-    ) -> Option<&[u8]> {
-        let spec = self.symbol(instrument)?.clone();
-        let mut params = [
-            (
-                "origClientOrderId",
-                Some(Value::Str(client_order_id.as_bytes())),
-            ),
-            ("symbol", Some(Value::Str(spec.name.as_bytes()))),
-        ];
-        self.build(b"order.cancel", request_id, timestamp_ms, &mut params);
-        Some(&self.json)
-    }
-
-    /// `account.status`: the account's balances.
-    pub fn account_status(&mut self, request_id: u64, timestamp_ms: u64) -> &[u8] {
-        self.build(b"account.status", request_id, timestamp_ms, &mut []);
-        &self.json
-    }
-
-    /// `openOrders.status` for an instrument.
-    pub fn open_orders(
-        &mut self,
-        instrument: InstrumentId,
-        request_id: u64,
-        timestamp_ms: u64,
-    ) -> Option<&[u8]> {
-        let spec = self.symbol(instrument)?.clone();
-        let mut params = [("symbol", Some(Value::Str(spec.name.as_bytes())))];
-        self.build(b"openOrders.status", request_id, timestamp_ms, &mut params);
-        Some(&self.json)
-    }
-
+impl RequestBuffers {
     /// Writes `{"id":..,"method":..,"params":{..}}`; with credentials, adds `apiKey`,
     /// `timestamp` and the `signature` over all parameters sorted by name.
     fn build(
         &mut self,
+        credentials: Option<&Credentials>,
         method: &[u8],
         request_id: u64,
         timestamp_ms: u64,
@@ -323,7 +190,7 @@ impl OrderEncoder {
         json.extend_from_slice(b",\"method\":\"");
         json.extend_from_slice(method);
         json.extend_from_slice(b"\",\"params\":{");
-        let api_key = self.credentials.as_ref().map(|c| c.api_key.as_bytes());
+        let api_key = credentials.map(|c| c.api_key.as_bytes());
         // `apiKey` sorts before every other parameter name used here, `timestamp` after
         // `symbol`/`side`/`timeInForce` and before `type`.
         let mut first = true;
@@ -376,7 +243,7 @@ impl OrderEncoder {
         if api_key.is_some() && !timestamp_written {
             field("timestamp", &Value::Int(timestamp_ms), json, payload);
         }
-        if let Some(credentials) = &self.credentials {
+        if let Some(credentials) = credentials {
             let signature = credentials.sign(payload);
             json.extend_from_slice(b",\"signature\":\"");
             json.extend_from_slice(&signature);
@@ -384,10 +251,179 @@ impl OrderEncoder {
         }
         json.extend_from_slice(b"}}");
     }
+}
+
+/// One request parameter, as it goes into both the JSON and the signature payload.
+enum Value<'a> {
+    Str(&'a [u8]),
+    Decimal(i64, u32),
+    Int(u64),
+    ClientId(&'a str, u64),
+}
+
+impl OrderEncoder {
+    /// An encoder for `symbols` (indexed by [`InstrumentId`]); `credentials` signs requests.
+    pub fn new(
+        symbols: Vec<SymbolSpec>,
+        client_prefix: &str,
+        credentials: Option<Credentials>,
+    ) -> Self {
+        Self {
+            symbols,
+            client_prefix: client_prefix.to_string(),
+            credentials,
+            request: RequestBuffers {
+                json: Vec::with_capacity(512),
+                payload: Vec::with_capacity(512),
+            },
+        }
+    }
+
+    /// The client order id the venue sees for `client_id`.
+    pub fn client_order_id(&self, client_id: u64) -> String {
+        format!("{}{client_id}", self.client_prefix)
+    }
+
+    /// The engine client id in a venue client order id of this run, if it is one.
+    pub fn parse_client_order_id(&self, text: &str) -> Option<u64> {
+        text.strip_prefix(&self.client_prefix)?.parse().ok()
+    }
+
+    /// `order.place` for `order`; `None` for an instrument the encoder does not know.
+    pub fn new_order(
+        &mut self,
+        order: &NewOrder,
+        request_id: u64,
+        timestamp_ms: u64,
+    ) -> Option<&[u8]> {
+        let spec = self.symbols.get(usize::from(order.instrument.0))?;
+        let side: &[u8] = match order.side {
+            Side::Buy => b"BUY",
+            Side::Sell => b"SELL",
+        };
+        let (kind, tif): (&[u8], Option<&[u8]>) = match order.kind {
+            OrderKind::Limit => (b"LIMIT", Some(b"GTC")),
+            OrderKind::PostOnly => (b"LIMIT_MAKER", None),
+            OrderKind::Ioc => (b"LIMIT", Some(b"IOC")),
+        };
+        let prefix = &self.client_prefix;
+        // Parameters in name order, as the signature requires.
+        let mut params: [(&str, Option<Value<'_>>); 8] = [
+            (
+                "newClientOrderId",
+                Some(Value::ClientId(prefix, order.client_id)),
+            ),
+            ("newOrderRespType", Some(Value::Str(b"RESULT"))),
+            (
+                "price",
+                Some(Value::Decimal(order.price.0, spec.price_decimals)),
+            ),
+            (
+                "quantity",
+                Some(Value::Decimal(order.qty.0, spec.qty_decimals)),
+            ),
+            ("side", Some(Value::Str(side))),
+            ("symbol", Some(Value::Str(spec.name.as_bytes()))),
+            ("timeInForce", tif.map(Value::Str)),
+            ("type", Some(Value::Str(kind))),
+        ];
+        self.request.build(
+            self.credentials.as_ref(),
+            b"order.place",
+            request_id,
+            timestamp_ms,
+            &mut params,
+        );
+        Some(&self.request.json)
+    }
+
+    /// `order.cancel` by client order id.
+    pub fn cancel(
+        &mut self,
+        client_id: u64,
+        instrument: InstrumentId,
+        request_id: u64,
+        timestamp_ms: u64,
+    ) -> Option<&[u8]> {
+        let spec = self.symbols.get(usize::from(instrument.0))?;
+        let prefix = &self.client_prefix;
+        let mut params = [
+            (
+                "origClientOrderId",
+                Some(Value::ClientId(prefix, client_id)),
+            ),
+            ("symbol", Some(Value::Str(spec.name.as_bytes()))),
+        ];
+        self.request.build(
+            self.credentials.as_ref(),
+            b"order.cancel",
+            request_id,
+            timestamp_ms,
+            &mut params,
+        );
+        Some(&self.request.json)
+    }
+
+    /// `order.cancel` of an order by its venue client order id (orders of earlier runs).
+    pub fn cancel_by_venue_id(
+        &mut self,
+        client_order_id: &str,
+        instrument: InstrumentId,
+        request_id: u64,
+        timestamp_ms: u64,
+    ) -> Option<&[u8]> {
+        let spec = self.symbols.get(usize::from(instrument.0))?;
+        let mut params = [
+            (
+                "origClientOrderId",
+                Some(Value::Str(client_order_id.as_bytes())),
+            ),
+            ("symbol", Some(Value::Str(spec.name.as_bytes()))),
+        ];
+        self.request.build(
+            self.credentials.as_ref(),
+            b"order.cancel",
+            request_id,
+            timestamp_ms,
+            &mut params,
+        );
+        Some(&self.request.json)
+    }
+
+    /// `account.status`: the account's balances.
+    pub fn account_status(&mut self, request_id: u64, timestamp_ms: u64) -> &[u8] {
+        self.request.build(
+            self.credentials.as_ref(),
+            b"account.status",
+            request_id,
+            timestamp_ms,
+            &mut [],
+        );
+        &self.request.json
+    }
+
+    /// `openOrders.status` for an instrument.
+    pub fn open_orders(
+        &mut self,
+        instrument: InstrumentId,
+        request_id: u64,
+        timestamp_ms: u64,
+    ) -> Option<&[u8]> {
+        let spec = self.symbols.get(usize::from(instrument.0))?;
+        let mut params = [("symbol", Some(Value::Str(spec.name.as_bytes())))];
+        self.request.build(
+            self.credentials.as_ref(),
+            b"openOrders.status",
+            request_id,
+            timestamp_ms,
+            &mut params,
+        );
+        Some(&self.request.json)
+    }
 
     /// The signature payload of the last signed request (for tests and diagnostics).
     pub fn last_payload(&self) -> &[u8] {
-        &self.payload
+        &self.request.payload
     }
 }
 
