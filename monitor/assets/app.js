@@ -65,7 +65,10 @@
     if (status === "paused") detail = `paused for ${duration(s.engine.state_age_s)}` + (s.engine.reason ? ` (${s.engine.reason})` : "");
     else if (status === "halted") detail = `halted for ${duration(s.engine.state_age_s)}: ${s.engine.reason}`;
     else if (s.engine.reason) detail = s.engine.reason;
-    if (s.engine.reduce_only) detail += (detail ? " · " : "") + "reduce-only";
+    if (s.engine.reduce_only) {
+      const why = (s.engine.reduce_only_because || []).join(", ");
+      detail += (detail ? " · " : "") + "reduce-only" + (why ? ` (${why})` : "");
+    }
     if (s.engine.alarms && s.engine.alarms.length) detail += (detail ? " · " : "") + "alarms: " + s.engine.alarms.join(", ");
     setText("status-detail", detail);
     if (live !== "live") notLiveSince = notLiveSince || Date.now();

@@ -157,6 +157,7 @@ async fn health(AxumState(app): AxumState<App>) -> Response {
         "liveness": s.monitor.liveness,
         "heartbeat_age_ms": s.engine.heartbeat_age_ms,
         "reduce_only": s.engine.reduce_only,
+        "reduce_only_because": s.engine.reduce_only_because,
         "alarms": s.engine.alarms,
         "error": s.monitor.error,
     });

@@ -99,6 +99,8 @@ pub struct EngineView {
     pub gateway_mode: String,
     /// Whether only position-reducing orders are allowed.
     pub reduce_only: bool,
+    /// Why (`storage`, `order_unknown`: the alarms that make the engine reduce-only).
+    pub reduce_only_because: Vec<&'static str>,
     /// Raised alarms by name.
     pub alarms: Vec<&'static str>,
     /// The strategy thread's core, -1 when unpinned.
@@ -734,6 +736,9 @@ pub fn read(
                 .map_or("unknown", GatewayMode::name)
                 .to_owned(),
             reduce_only: engine.reduce_only != 0,
+            reduce_only_because: alarm_names(
+                engine.alarms & (alarms::STORAGE | alarms::ORDER_UNKNOWN),
+            ),
             alarms: alarm_names(engine.alarms),
             strategy_core: engine.strategy_core,
             busy_spin: engine.busy_spin != 0,

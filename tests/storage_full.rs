@@ -1,0 +1,159 @@
+//! Disk full under the journal, for real: the engine's run directory is a small tmpfs this test
+//! mounts (root only; otherwise it says why it skipped), filled to the last byte while the
+//! engine trades. The engine must go reduce-only with the storage alarm — visible in the
+//! monitor's `/api/state` and `/health` — keep every record in memory, and write them all once
+//! space returns: at the clean stop the journal holds every fill the engine made.
+
+use rusqlite::Connection;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+use tickwire_tests::{test_config, wait_for, EngineProcess, MonitorProcess};
+
+/// A tmpfs mounted for the test, unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Result<Self, String> {
+        // SAFETY: geteuid(2) only reads the process's credentials.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("not running as root (mounting a tmpfs needs it)".into());
+        }
+        std::fs::create_dir_all(at).map_err(|e| e.to_string())?;
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output()
+            .map_err(|e| format!("run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "mount -t tmpfs failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(Self(at.to_path_buf()))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Writes `path` until the filesystem is full; returns the bytes written.
+fn fill(path: &Path) -> u64 {
+    let mut file = std::fs::File::create(path).expect("filler file");
+    let block = vec![0xA5u8; 64 * 1024];
+    let mut written = 0u64;
+    loop {
+        match file.write(&block) {
+            Ok(0) => break,
+            Ok(n) => written += n as u64,
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => break,
+            Err(e) => panic!("filling the tmpfs: {e}"),
+        }
+    }
+    // Whatever the last partial write left: fill it byte by byte.
+    while file.write(&[0xA5]).is_ok_and(|n| n == 1) {
+        written += 1;
+    }
+    written
+}
+
+#[test]
+fn disk_full_under_the_journal_goes_reduce_only_and_loses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = dir.path().join("run");
+    let tmpfs = match Tmpfs::mount(&run, "4m") {
+        Ok(t) => t,
+        Err(why) => {
+            eprintln!("SKIPPED disk-full test: {why}");
+            return;
+        }
+    };
+    let config = test_config(dir.path(), "full", "");
+    let mut engine = EngineProcess::start(dir.path(), &config);
+    let reader = engine.wait_ready();
+    let monitor = MonitorProcess::start(&engine.shm, &["--stale-ms", "2000"]);
+    wait_for(Duration::from_secs(30), || {
+        (reader.fills_written() >= 3).then_some(())
+    })
+    .expect("trading before the disk fills");
+
+    let filler = run.join("filler");
+    let filled = fill(&filler);
+    assert!(filled > 0, "the tmpfs took some filler");
+
+    // The journal cannot write: alarm, reduce-only, records held in memory.
+    let full = wait_for(Duration::from_secs(30), || {
+        let (_, s) = monitor.get_json("/api/state");
+        (s["storage"]["alarm"] == true && s["engine"]["reduce_only"] == true).then_some(s)
+    })
+    .expect("storage alarm and reduce-only in /api/state");
+    assert!(
+        full["engine"]["reduce_only_because"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v == "storage")),
+        "{}",
+        full["engine"]
+    );
+    let (status, health) = monitor.get_json("/health");
+    assert_eq!(status, 200, "a live engine, reduce-only: {health}");
+    assert_eq!(health["reduce_only"], true, "{health}");
+    assert!(
+        health["alarms"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v == "storage")),
+        "{health}"
+    );
+    let pending = wait_for(Duration::from_secs(30), || {
+        let (_, s) = monitor.get_json("/api/state");
+        let pending = s["storage"]["pending_records"].as_u64()?;
+        (pending > 0).then_some(pending)
+    })
+    .expect("records held in memory while the disk is full");
+    assert!(pending > 0);
+
+    // Space returns: everything held is written, the alarm clears, trading resumes.
+    std::fs::remove_file(&filler).expect("free the space");
+    wait_for(Duration::from_secs(30), || {
+        let (_, s) = monitor.get_json("/api/state");
+        (s["storage"]["alarm"] == false
+            && s["storage"]["pending_records"] == 0
+            && s["engine"]["reduce_only"] == false)
+            .then_some(())
+    })
+    .expect("alarm cleared and nothing pending once space returned");
+    let fills_after = reader.fills_written();
+    wait_for(Duration::from_secs(30), || {
+        (reader.fills_written() > fills_after).then_some(())
+    })
+    .expect("trading again");
+
+    engine.signal(libc::SIGTERM);
+    assert!(
+        engine.wait_exit(Duration::from_secs(15)).success(),
+        "{}",
+        engine.stderr_text()
+    );
+    let fills = reader.fills_written();
+    let journal = Connection::open(run.join("full.sqlite")).expect("journal");
+    let rows: u64 = journal
+        .query_row("SELECT COUNT(*) FROM fills", [], |r| r.get(0))
+        .expect("count fills");
+    let distinct: u64 = journal
+        .query_row("SELECT COUNT(DISTINCT fill_seq) FROM fills", [], |r| {
+            r.get(0)
+        })
+        .expect("count distinct fills");
+    assert_eq!(
+        rows, fills,
+        "every fill journaled, none lost to the full disk"
+    );
+    assert_eq!(distinct, rows, "none written twice");
+    drop(journal);
+    drop(monitor);
+    drop(tmpfs);
+}
