@@ -4,8 +4,9 @@
 #   scripts/test.sh            formatting, clippy, rustdoc, unit/integration/end-to-end tests,
 #                              loom model checks, and a demo smoke run
 #
-# Needs: the Rust toolchain (stable), gcc, python3. Installs chromium and chromium-driver (Debian
-# packages, with apt-get) for the dashboard's browser test when they are missing. Benchmarks,
+# Needs: the Rust toolchain (stable), gcc, python3. Installs chromium, chromium-driver and
+# faketime (Debian packages, with apt-get) for the dashboard's browser test and the clock-jump
+# test when they are missing. Benchmarks,
 # soaks and fuzzing live in their own scripts (scripts/bench.sh and friends).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,16 +14,18 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
 
-step "browser for the dashboard test (chromium, chromium-driver)"
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+step "test tools: chromium and chromium-driver (dashboard test), faketime (clock-jump test)"
+libfaketime=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] || [ ! -e "$libfaketime" ]; then
     sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver > /dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver faketime > /dev/null
 fi
 /usr/bin/chromium --version
-# The browser test must run, never skip, here.
-export TICKWIRE_REQUIRE_BROWSER=1
+ls "$libfaketime"
+# These tests must run, never skip, here.
+export TICKWIRE_REQUIRE_BROWSER=1 TICKWIRE_REQUIRE_FAKETIME=1
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

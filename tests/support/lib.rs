@@ -119,6 +119,11 @@ pub struct EngineProcess {
 impl EngineProcess {
     /// Starts `engine run` with `config` written into `dir`.
     pub fn start(dir: &Path, config: &str) -> Self {
+        Self::start_with_env(dir, config, &[])
+    }
+
+    /// Starts `engine run` with `config` and extra environment variables.
+    pub fn start_with_env(dir: &Path, config: &str, env: &[(&str, &str)]) -> Self {
         let config_path = dir.join("engine.toml");
         std::fs::write(&config_path, config).expect("write config");
         let stderr = dir.join(format!(
@@ -128,6 +133,7 @@ impl EngineProcess {
         let child = Command::new(binary("engine"))
             .args(["run", "--config"])
             .arg(&config_path)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
