@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;
-use tickwire_engine::risk::{check_order, Exposure, RateWindow};
+use tickwire_engine::risk::RateWindow;
 use tickwire_feed::{InstrumentId, Price, Qty, Side};
 use tickwire_gateway::paper::PaperExchange;
 use tickwire_gateway::{NewOrder, OrderKind, OrderRequest};
@@ -14,25 +14,11 @@ fn strategy_step(c: &mut Criterion) {
     g.bench_function("quote_targets_and_risk", |b| {
         let mut rate = RateWindow::new(u64::MAX);
         b.iter(|| {
-            let q = quotes.next_quote(0);
-            let (bid, _ask) = mm.targets(&q, 300, 1);
-            let exposure = Exposure {
-                position: 300,
-                open_same_side: 0,
-                open_orders: 1,
-                mid: Some(Price(q.mid2().0 / 2)),
-                feed_fresh: true,
-                trading: true,
-                reduce_only: false,
-            };
-            black_box(check_order(
+            black_box(tickwire_benches::strategy_step(
+                &mut quotes,
+                &mm,
                 &limits,
                 &mut rate,
-                1,
-                Side::Buy,
-                bid,
-                Qty(1_000),
-                &exposure,
             ))
         })
     });

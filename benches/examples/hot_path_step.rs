@@ -15,37 +15,15 @@
 
 use serde::Deserialize;
 use std::hint::black_box;
-use tickwire_benches::{depth_10x10, strategy_fixture, BOOK_TICKER};
-use tickwire_engine::risk::{check_order, Exposure, RateWindow};
-use tickwire_feed::binance::{BinanceDecoder, SymbolSpec};
+use tickwire_benches::{
+    binance_spec, depth_10x10, strategy_fixture, strategy_step, BookTickerSerde, CombinedSerde,
+    DepthSerde, BOOK_TICKER,
+};
+use tickwire_engine::risk::RateWindow;
+use tickwire_feed::binance::BinanceDecoder;
 use tickwire_feed::{InstrumentId, Price, Qty, Side};
 use tickwire_gateway::binance::OrderEncoder;
 use tickwire_gateway::{NewOrder, OrderKind};
-
-#[derive(Deserialize)]
-struct Borrowed<'a> {
-    #[serde(borrow)]
-    data: BorrowedTicker<'a>,
-}
-
-#[derive(Deserialize)]
-struct BorrowedTicker<'a> {
-    u: u64,
-    s: &'a str,
-    b: &'a str,
-    a: &'a str,
-}
-
-#[derive(Deserialize)]
-struct BorrowedDepth<'a> {
-    #[serde(rename = "U")]
-    first: u64,
-    u: u64,
-    #[serde(borrow)]
-    b: Vec<[&'a str; 2]>,
-    #[serde(borrow)]
-    a: Vec<[&'a str; 2]>,
-}
 
 #[derive(Deserialize)]
 struct Owned {
@@ -70,15 +48,6 @@ fn combined(payload: &str) -> String {
     format!(r#"{{"stream":"btcusdt@bookTicker","data":{payload}}}"#)
 }
 
-fn spec() -> SymbolSpec {
-    SymbolSpec {
-        symbol: "BTCUSDT".into(),
-        instrument: InstrumentId(0),
-        price_decimals: 2,
-        qty_decimals: 8,
-    }
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(mode), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<u64>().ok()))
@@ -89,7 +58,7 @@ fn main() {
     match mode.as_str() {
         "decode" => {
             let frame = combined(BOOK_TICKER);
-            let mut decoder = BinanceDecoder::new(vec![spec()]);
+            let mut decoder = BinanceDecoder::new(vec![binance_spec()]);
             let mut work = Vec::with_capacity(4096);
             for _ in 0..n {
                 work.clear();
@@ -99,7 +68,7 @@ fn main() {
         }
         "depth" => {
             let frame = depth_10x10();
-            let mut decoder = BinanceDecoder::new(vec![spec()]);
+            let mut decoder = BinanceDecoder::new(vec![binance_spec()]);
             let mut work = Vec::with_capacity(4096);
             for _ in 0..n {
                 work.clear();
@@ -110,15 +79,16 @@ fn main() {
         "serde_depth" => {
             let frame = depth_10x10();
             for _ in 0..n {
-                let d: BorrowedDepth<'_> = serde_json::from_str(black_box(&frame)).expect("valid");
-                black_box((d.first, d.u, d.b.len(), d.a.len()));
+                let d: DepthSerde<'_> = serde_json::from_str(black_box(&frame)).expect("valid");
+                black_box(d);
             }
         }
         "serde" => {
             let frame = combined(BOOK_TICKER);
             for _ in 0..n {
-                let t: Borrowed<'_> = serde_json::from_str(black_box(&frame)).expect("valid");
-                black_box((t.data.u, t.data.s, t.data.b, t.data.a));
+                let t: CombinedSerde<BookTickerSerde<'_>> =
+                    serde_json::from_str(black_box(&frame)).expect("valid");
+                black_box(t);
             }
         }
         "baseline" => {
@@ -136,26 +106,7 @@ fn main() {
             let (mut quotes, mm, limits) = strategy_fixture();
             let mut rate = RateWindow::new(u64::MAX);
             for _ in 0..n {
-                let q = quotes.next_quote(0);
-                let (bid, _ask) = mm.targets(&q, 300, 1);
-                let exposure = Exposure {
-                    position: 300,
-                    open_same_side: 0,
-                    open_orders: 1,
-                    mid: Some(Price(q.mid2().0 / 2)),
-                    feed_fresh: true,
-                    trading: true,
-                    reduce_only: false,
-                };
-                let _ = black_box(check_order(
-                    &limits,
-                    &mut rate,
-                    1,
-                    Side::Buy,
-                    bid,
-                    Qty(1_000),
-                    &exposure,
-                ));
+                let _ = black_box(strategy_step(&mut quotes, &mm, &limits, &mut rate));
             }
         }
         "encode" => {

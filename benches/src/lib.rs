@@ -17,12 +17,14 @@
 //! command-line arguments, and the fixtures (frames, strategy set-up) the criterion benches and
 //! the callgrind driver (`examples/hot_path_step.rs`) both measure.
 
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use tickwire_engine::config::{StrategyKind, StrategySettings};
 use tickwire_engine::market_maker::MarketMaker;
-use tickwire_engine::risk::Limits;
+use tickwire_engine::risk::{check_order, Exposure, Limits, RateWindow, RiskReject};
+use tickwire_feed::binance::SymbolSpec;
 use tickwire_feed::synthetic::{SyntheticParams, SyntheticQuotes};
-use tickwire_feed::{InstrumentId, Price, Qty};
+use tickwire_feed::{InstrumentId, Price, Qty, Side};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -116,4 +118,115 @@ pub fn strategy_fixture() -> (SyntheticQuotes, MarketMaker, Limits) {
         max_open_orders: 32,
     };
     (quotes, mm, limits)
+}
+
+/// The decoder's table for the fixtures' symbol.
+pub fn binance_spec() -> SymbolSpec {
+    SymbolSpec {
+        symbol: "BTCUSDT".into(),
+        instrument: InstrumentId(0),
+        price_decimals: 2,
+        qty_decimals: 8,
+    }
+}
+
+/// A bookTicker as serde_json derive sees it: borrowed `&str` fields, nothing converted.
+#[derive(Debug, Deserialize)]
+pub struct BookTickerSerde<'a> {
+    /// Update id.
+    pub u: u64,
+    /// Symbol.
+    pub s: &'a str,
+    /// Best bid.
+    pub b: &'a str,
+    /// Best bid quantity.
+    #[serde(rename = "B")]
+    pub bq: &'a str,
+    /// Best ask.
+    pub a: &'a str,
+    /// Best ask quantity.
+    #[serde(rename = "A")]
+    pub aq: &'a str,
+}
+
+/// A depth diff as serde_json derive sees it.
+#[derive(Debug, Deserialize)]
+pub struct DepthSerde<'a> {
+    /// Event type.
+    pub e: &'a str,
+    /// Event time.
+    #[serde(rename = "E")]
+    pub time: u64,
+    /// Symbol.
+    pub s: &'a str,
+    /// First update id.
+    #[serde(rename = "U")]
+    pub first: u64,
+    /// Last update id.
+    pub u: u64,
+    /// Bid levels.
+    #[serde(borrow)]
+    pub b: Vec<[&'a str; 2]>,
+    /// Ask levels.
+    #[serde(borrow)]
+    pub a: Vec<[&'a str; 2]>,
+}
+
+/// A trade as serde_json derive sees it.
+#[derive(Debug, Deserialize)]
+pub struct TradeSerde<'a> {
+    /// Event type.
+    pub e: &'a str,
+    /// Event time.
+    #[serde(rename = "E")]
+    pub time: u64,
+    /// Symbol.
+    pub s: &'a str,
+    /// Trade id.
+    pub t: u64,
+    /// Price.
+    pub p: &'a str,
+    /// Quantity.
+    pub q: &'a str,
+    /// Trade time.
+    #[serde(rename = "T")]
+    pub trade_time: u64,
+    /// Buyer is maker.
+    pub m: bool,
+    /// Ignored by the venue's docs.
+    #[serde(rename = "M")]
+    pub ignore: bool,
+}
+
+/// The combined-stream wrapper as serde_json derive sees it.
+#[derive(Debug, Deserialize)]
+pub struct CombinedSerde<T> {
+    /// The payload.
+    pub data: T,
+}
+
+/// One strategy step: the next quote, the market maker's targets and the pre-trade risk check
+/// of its bid.
+///
+/// # Errors
+///
+/// The risk check's verdict.
+pub fn strategy_step(
+    quotes: &mut SyntheticQuotes,
+    mm: &MarketMaker,
+    limits: &Limits,
+    rate: &mut RateWindow,
+) -> Result<(), RiskReject> {
+    let q = quotes.next_quote(0);
+    let (bid, _ask) = mm.targets(&q, 300, 1);
+    let exposure = Exposure {
+        position: 300,
+        open_same_side: 0,
+        open_orders: 1,
+        mid: Some(Price(q.mid2().0 / 2)),
+        feed_fresh: true,
+        trading: true,
+        reduce_only: false,
+    };
+    check_order(limits, rate, 1, Side::Buy, bid, Qty(1_000), &exposure)
 }
