@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use tickwire_shm::layout::{MAX_INSTRUMENTS, MAX_OPEN_ORDERS};
 
 /// Why a config cannot be used.
@@ -152,6 +153,18 @@ struct FeedFile {
     url: Option<String>,
     rest_url: Option<String>,
     ca_file: Option<PathBuf>,
+    #[serde(default = "default_ping_after_ms")]
+    ping_after_ms: u32,
+    #[serde(default = "default_dead_after_ms")]
+    dead_after_ms: u32,
+}
+
+fn default_ping_after_ms() -> u32 {
+    2000
+}
+
+fn default_dead_after_ms() -> u32 {
+    5000
 }
 
 #[derive(Debug, Deserialize)]
@@ -274,6 +287,11 @@ pub struct FeedSettings {
     pub rest_url: Option<String>,
     /// Extra CA certificate to trust (the local venue's).
     pub ca_file: Option<PathBuf>,
+    /// A venue connection that has received nothing for this long is pinged.
+    pub ping_after: Duration,
+    /// A venue connection that has received nothing (not even the pong) for this long is
+    /// dead: closed and reconnected. Catches half-open connections and slow drips.
+    pub dead_after: Duration,
 }
 
 /// Gateway settings.
@@ -602,6 +620,18 @@ impl Validator<'_> {
                 ));
             }
         }
+        self.range(
+            "feed.ping_after_ms",
+            u64::from(feed.ping_after_ms),
+            100,
+            60_000,
+        )?;
+        self.range(
+            "feed.dead_after_ms",
+            u64::from(feed.dead_after_ms),
+            u64::from(feed.ping_after_ms) + 100,
+            300_000,
+        )?;
         if let Some(ca) = &feed.ca_file {
             tickwire_feed::ws::tls_config(Some(ca))
                 .map_err(|e| (self.invalid)("feed.ca_file", e.to_string()))?;
@@ -736,6 +766,8 @@ impl Validator<'_> {
                 url: f.feed.url.clone(),
                 rest_url: f.feed.rest_url.clone(),
                 ca_file: f.feed.ca_file.clone(),
+                ping_after: Duration::from_millis(u64::from(f.feed.ping_after_ms)),
+                dead_after: Duration::from_millis(u64::from(f.feed.dead_after_ms)),
             },
             gateway: GatewaySettings {
                 mode: f.gateway.mode,
@@ -925,6 +957,16 @@ synthetic_start = "50000.00"
                 "stale_feed_ms = 1000",
                 "stale_feed_ms = 1000\nack_timeout_ms = 100",
                 &["unknown field", "ack_timeout_ms"],
+            ),
+            (
+                "seed = 7",
+                "seed = 7\nping_after_ms = 50",
+                &["feed.ping_after_ms", "50 is outside 100..=60000"],
+            ),
+            (
+                "seed = 7",
+                "seed = 7\nping_after_ms = 3000\ndead_after_ms = 3000",
+                &["feed.dead_after_ms", "3000 is outside 3100..=300000"],
             ),
         ];
         for (from, to, needles) in cases {

@@ -46,6 +46,8 @@ pub fn record(
         config.instruments.iter().map(|i| i.symbol.clone()),
     ));
     settings.ca_file = config.feed.ca_file.clone();
+    settings.ping_after = config.feed.ping_after;
+    settings.idle_timeout = config.feed.dead_after;
     let mut conn = WsConnection::new(settings, mio::Token(0)).context("feed connection")?;
     let mut poll = mio::Poll::new().context("poll")?;
     let mut events = mio::Events::with_capacity(16);

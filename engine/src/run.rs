@@ -338,6 +338,8 @@ fn venue_feed(
         .collect();
     let mut settings = WsSettings::new(&stream_url(url, symbols.iter().cloned()));
     settings.ca_file = feed.ca_file.clone();
+    settings.ping_after = feed.ping_after;
+    settings.idle_timeout = feed.dead_after;
     let conn = WsConnection::new(settings, mio::Token(0)).context("feed connection")?;
     let endpoint = tickwire_feed::ws::parse_url(rest).context("feed.rest_url")?;
     let tls = if endpoint.tls {

@@ -62,7 +62,9 @@ pub struct WsSettings {
     pub connect_timeout: Duration,
     /// TLS + WebSocket handshake timeout.
     pub handshake_timeout: Duration,
-    /// With no frame received for this long, the connection is considered dead.
+    /// With no frame received for this long, the connection is considered dead. Every frame
+    /// counts (a pong too), so a quiet but healthy connection is pinged every `ping_after` and
+    /// lives on; a half-open one, or one dripping a frame slower than this, is closed.
     pub idle_timeout: Duration,
     /// A ping is sent after this long without receiving anything.
     pub ping_after: Duration,
@@ -534,6 +536,7 @@ impl WsConnection {
                 }
                 Ok(Message::Binary(b)) => {
                     *last_rx = now;
+                    *pinged = false;
                     self.message.clear();
                     self.message.extend_from_slice(&b);
                     on_message(&mut self.message);
@@ -548,6 +551,7 @@ impl WsConnection {
                 }
                 Ok(_) => {
                     *last_rx = now;
+                    *pinged = false;
                 }
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Some(self.fail(registry, now, format!("read: {e}"))),
