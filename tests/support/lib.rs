@@ -3,6 +3,8 @@
 //! behind (every [`EngineProcess`] is killed on drop). Every wait is bounded in time.
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod proxy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
@@ -232,19 +234,29 @@ pub fn children_of(pid: u32) -> Vec<u32> {
 pub struct VenueProcess {
     /// The child.
     pub child: Child,
-    /// `wss://host:port` of streams and the WebSocket API.
+    /// `wss://host:port` (`ws://` when plain) of streams and the WebSocket API.
     pub ws: String,
-    /// `https://host:port` of REST.
+    /// `https://host:port` (`http://` when plain) of REST.
     pub rest: String,
     /// `host:port` of the admin endpoint.
     pub admin: String,
-    /// The CA certificate to trust.
-    pub ca_file: PathBuf,
+    /// The CA certificate to trust (`None` when plain).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl VenueProcess {
-    /// Starts `venue` on free loopback ports with its files in `dir`.
+    /// Starts `venue` on free loopback ports (TLS) with its files in `dir`.
     pub fn start(dir: &Path, seed: u64) -> Self {
+        Self::launch(dir, seed, &[])
+    }
+
+    /// Starts `venue --plain` (`ws://`, `http://`) on free loopback ports, for tests that put
+    /// a fault-injecting proxy on the stream.
+    pub fn start_plain(dir: &Path, seed: u64) -> Self {
+        Self::launch(dir, seed, &["--plain"])
+    }
+
+    fn launch(dir: &Path, seed: u64, extra: &[&str]) -> Self {
         let data = dir.join("venue");
         let child = Command::new(binary("venue"))
             .args([
@@ -256,6 +268,7 @@ impl VenueProcess {
                 "5",
             ])
             .args(["--seed", &seed.to_string()])
+            .args(extra)
             .arg("--data-dir")
             .arg(&data)
             .stdin(Stdio::null())
@@ -264,37 +277,39 @@ impl VenueProcess {
             .spawn()
             .expect("spawn venue");
         let info_path = data.join("venue.json");
-        let info = wait_for(Duration::from_secs(30), || {
-            let text = std::fs::read_to_string(&info_path).ok()?;
-            let field = |key: &str| -> Option<String> {
-                let start = text.find(&format!("\"{key}\":\""))? + key.len() + 4;
-                Some(text[start..start + text[start..].find('"')?].to_string())
-            };
-            Some((
-                field("venue")?,
-                field("rest")?,
-                field("venue_admin")?,
-                field("ca_file")?,
-            ))
+        let info: serde_json::Value = wait_for(Duration::from_secs(30), || {
+            serde_json::from_str(&std::fs::read_to_string(&info_path).ok()?).ok()
         })
         .expect("venue started");
+        let field = |key: &str| -> Option<String> { info[key].as_str().map(str::to_string) };
         Self {
             child,
-            ws: info.0,
-            rest: info.1,
-            admin: info.2.trim_start_matches("http://").to_string(),
-            ca_file: PathBuf::from(info.3),
+            ws: field("venue").expect("venue.json: venue"),
+            rest: field("rest").expect("venue.json: rest"),
+            admin: field("venue_admin")
+                .expect("venue.json: venue_admin")
+                .trim_start_matches("http://")
+                .to_string(),
+            ca_file: field("ca_file").map(PathBuf::from),
         }
     }
 
     /// The `[feed]` section of an engine config reading this venue.
     pub fn feed_config(&self) -> String {
         format!(
-            "[feed]\nsource = \"venue\"\nurl = \"{}/stream\"\nrest_url = \"{}\"\nca_file = \"{}\"\n",
+            "[feed]\nsource = \"venue\"\nurl = \"{}/stream\"\nrest_url = \"{}\"\n{}",
             self.ws,
             self.rest,
-            self.ca_file.display()
+            self.ca_line()
         )
+    }
+
+    /// `ca_file = "..."` and a newline, or nothing when plain.
+    fn ca_line(&self) -> String {
+        self.ca_file
+            .as_ref()
+            .map(|ca| format!("ca_file = \"{}\"\n", ca.display()))
+            .unwrap_or_default()
     }
 
     /// `GET /admin/account` as JSON.
@@ -307,9 +322,9 @@ impl VenueProcess {
     /// The `[gateway]` section of an engine config trading on this venue as `api_key`.
     pub fn gateway_config(&self, api_key: &str) -> String {
         format!(
-            "[gateway]\nmode = \"sim\"\nurl = \"{}/ws-api/v3\"\nca_file = \"{}\"\napi_key = \"{api_key}\"\n",
+            "[gateway]\nmode = \"sim\"\nurl = \"{}/ws-api/v3\"\n{}api_key = \"{api_key}\"\n",
             self.ws,
-            self.ca_file.display()
+            self.ca_line()
         )
     }
 
