@@ -2,26 +2,43 @@
 //! per name, restart after kill -9, and config errors.
 
 use rusqlite::Connection;
+use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
-use tickwire_shm::layout::{CounterId, EngineState};
-use tickwire_tests::{binary, children_of, process_alive, test_config, wait_for, EngineProcess};
+use std::time::{Duration, Instant};
+use tickwire_shm::layout::{CounterId, EngineState, FeedState};
+use tickwire_shm::region::RegionReader;
+use tickwire_tests::{
+    binary, children_of, process_alive, test_config, wait_for, with_feed, EngineProcess,
+};
 
 fn stops_cleanly_on(signal: i32) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut engine = EngineProcess::start(dir.path(), &test_config(dir.path(), "life", ""));
     let reader = engine.wait_ready();
-    let pid = engine.child.id();
     wait_for(Duration::from_secs(20), || {
         (reader.fills_written() > 0).then_some(())
     })
     .unwrap_or_else(|| panic!("no fills; stderr:\n{}", engine.stderr_text()));
-    assert!(dir.path().join("run/life.token").exists());
     assert!(
-        children_of(pid).is_empty(),
+        children_of(engine.child.id()).is_empty(),
         "the engine starts no child processes"
     );
+    assert_stops_cleanly(&mut engine, &reader, dir.path(), "life", signal);
+}
 
+/// Sends `signal` to a running engine (instance `instance`, files in `dir`) and checks the
+/// clean stop: exit 0 within the shutdown bound, no process, region, or token left, every
+/// order ended, every fill journaled, the `stopped` event written once.
+fn assert_stops_cleanly(
+    engine: &mut EngineProcess,
+    reader: &RegionReader,
+    dir: &Path,
+    instance: &str,
+    signal: i32,
+) {
+    let pid = engine.child.id();
+    let token = dir.join(format!("run/{instance}.token"));
+    assert!(token.exists());
     engine.signal(signal);
     let status = engine.wait_exit(Duration::from_secs(10));
     assert!(
@@ -32,7 +49,7 @@ fn stops_cleanly_on(signal: i32) {
     assert!(!process_alive(pid));
     assert!(!engine.shm.exists(), "region unlinked");
     assert!(!reader.is_current());
-    assert!(!dir.path().join("run/life.token").exists(), "token removed");
+    assert!(!token.exists(), "token removed");
     // The old mapping tells a monitor the engine stopped cleanly, with nothing left open.
     assert_eq!(
         reader.engine().expect("status").state,
@@ -45,7 +62,7 @@ fn stops_cleanly_on(signal: i32) {
     );
     assert_eq!(reader.counter(CounterId::HotPathAllocations), 0);
 
-    let db = Connection::open(dir.path().join("run/life.sqlite")).expect("journal");
+    let db = Connection::open(dir.join(format!("run/{instance}.sqlite"))).expect("journal");
     let stopped: i64 = db
         .query_row(
             "SELECT count(*) FROM events WHERE event = 'stopped'",
@@ -82,6 +99,65 @@ fn sigint_cancels_flushes_unlinks_and_exits_zero() {
 #[test]
 fn sigterm_cancels_flushes_unlinks_and_exits_zero() {
     stops_cleanly_on(libc::SIGTERM);
+}
+
+#[test]
+fn sigint_under_full_load_stops_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The synthetic source as fast as the ring takes it, and orders as fast as risk allows.
+    let config = test_config(dir.path(), "load", "")
+        .replace("synthetic_rate_hz = 500", "synthetic_rate_hz = 0")
+        .replace("max_orders_per_sec = 200", "max_orders_per_sec = 5000")
+        .replace("requote_threshold_ticks = 2", "requote_threshold_ticks = 1");
+    let mut engine = EngineProcess::start(dir.path(), &config);
+    let reader = engine.wait_ready();
+    let quotes = reader.counter(CounterId::MarketMessages);
+    std::thread::sleep(Duration::from_millis(1500));
+    let rate = (reader.counter(CounterId::MarketMessages) - quotes) as f64 / 1.5;
+    assert!(rate > 20_000.0, "not under load: {rate:.0} quotes/s");
+    wait_for(Duration::from_secs(20), || {
+        (reader.fills_written() > 0).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no fills; stderr:\n{}", engine.stderr_text()));
+    assert_stops_cleanly(&mut engine, &reader, dir.path(), "load", libc::SIGINT);
+}
+
+#[test]
+fn sigterm_while_the_feed_reconnects_stops_promptly_and_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A venue address where nothing listens: every connect is refused, and the feed backs off
+    // longer each time (up to 5 s).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    let feed = format!(
+        "[feed]\nsource = \"venue\"\nurl = \"ws://{closed}/stream\"\nrest_url = \"http://{closed}\"\n"
+    );
+    let config = with_feed(&test_config(dir.path(), "recon", ""), &feed);
+    let mut engine = EngineProcess::start(dir.path(), &config);
+    let reader = engine.wait_ready();
+    wait_for(Duration::from_secs(20), || {
+        (reader.counter(CounterId::FeedReconnects) >= 5).then_some(())
+    })
+    .unwrap_or_else(|| panic!("feed not reconnecting; stderr:\n{}", engine.stderr_text()));
+    let m = reader.market(0).expect("market");
+    assert_eq!(
+        FeedState::from_code(m.feed_state),
+        Some(FeedState::Disconnected)
+    );
+    assert_eq!(
+        reader.open_orders().expect("orders").count,
+        0,
+        "no quotes without data"
+    );
+    // Now in a backoff of 1.6 s or more: the stop must not wait for it.
+    let asked = Instant::now();
+    assert_stops_cleanly(&mut engine, &reader, dir.path(), "recon", libc::SIGTERM);
+    assert!(
+        asked.elapsed() < Duration::from_millis(1500),
+        "stopping took {:?}: the feed's backoff held it",
+        asked.elapsed()
+    );
 }
 
 #[test]
