@@ -4,12 +4,11 @@
 //! monitor's `/api/state` and `/health` — keep every record in memory, and write them all once
 //! space returns: at the clean stop the journal holds every fill the engine made.
 
-use rusqlite::Connection;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use tickwire_tests::{test_config, wait_for, EngineProcess, MonitorProcess};
+use tickwire_tests::{storage, test_config, wait_for, EngineProcess, MonitorProcess};
 
 /// A tmpfs mounted for the test, unmounted on drop.
 struct Tmpfs(PathBuf);
@@ -87,50 +86,11 @@ fn disk_full_under_the_journal_goes_reduce_only_and_loses_nothing() {
     assert!(filled > 0, "the tmpfs took some filler");
 
     // The journal cannot write: alarm, reduce-only, records held in memory.
-    let full = wait_for(Duration::from_secs(30), || {
-        let (_, s) = monitor.get_json("/api/state");
-        (s["storage"]["alarm"] == true && s["engine"]["reduce_only"] == true).then_some(s)
-    })
-    .expect("storage alarm and reduce-only in /api/state");
-    assert!(
-        full["engine"]["reduce_only_because"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|v| v == "storage")),
-        "{}",
-        full["engine"]
-    );
-    let (status, health) = monitor.get_json("/health");
-    assert_eq!(status, 200, "a live engine, reduce-only: {health}");
-    assert_eq!(health["reduce_only"], true, "{health}");
-    assert!(
-        health["alarms"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|v| v == "storage")),
-        "{health}"
-    );
-    let pending = wait_for(Duration::from_secs(30), || {
-        let (_, s) = monitor.get_json("/api/state");
-        let pending = s["storage"]["pending_records"].as_u64()?;
-        (pending > 0).then_some(pending)
-    })
-    .expect("records held in memory while the disk is full");
-    assert!(pending > 0);
+    storage::wait_alarm_and_records_held(&monitor);
 
     // Space returns: everything held is written, the alarm clears, trading resumes.
     std::fs::remove_file(&filler).expect("free the space");
-    wait_for(Duration::from_secs(30), || {
-        let (_, s) = monitor.get_json("/api/state");
-        (s["storage"]["alarm"] == false
-            && s["storage"]["pending_records"] == 0
-            && s["engine"]["reduce_only"] == false)
-            .then_some(())
-    })
-    .expect("alarm cleared and nothing pending once space returned");
-    let fills_after = reader.fills_written();
-    wait_for(Duration::from_secs(30), || {
-        (reader.fills_written() > fills_after).then_some(())
-    })
-    .expect("trading again");
+    storage::wait_recovered_and_trading(&monitor, &reader);
 
     engine.signal(libc::SIGTERM);
     assert!(
@@ -138,22 +98,7 @@ fn disk_full_under_the_journal_goes_reduce_only_and_loses_nothing() {
         "{}",
         engine.stderr_text()
     );
-    let fills = reader.fills_written();
-    let journal = Connection::open(run.join("full.sqlite")).expect("journal");
-    let rows: u64 = journal
-        .query_row("SELECT COUNT(*) FROM fills", [], |r| r.get(0))
-        .expect("count fills");
-    let distinct: u64 = journal
-        .query_row("SELECT COUNT(DISTINCT fill_seq) FROM fills", [], |r| {
-            r.get(0)
-        })
-        .expect("count distinct fills");
-    assert_eq!(
-        rows, fills,
-        "every fill journaled, none lost to the full disk"
-    );
-    assert_eq!(distinct, rows, "none written twice");
-    drop(journal);
+    storage::assert_every_fill_journaled_once(&run.join("full.sqlite"), reader.fills_written());
     drop(monitor);
     drop(tmpfs);
 }

@@ -1203,4 +1203,64 @@ mod tests {
         );
         assert_eq!(h.ctx.rejects, [0; 8], "no risk reject collected");
     }
+
+    #[test]
+    fn a_full_order_ring_throws_the_kill_switch_and_owed_cancels_go_out_once_it_drains() {
+        let mut h = Harness::new();
+        let live = h.place(Side::Buy, LOT);
+        assert!(!h.report(live, Side::Buy, ExecKind::Accepted));
+        assert_eq!(h.state(live), Some(OrderState::Live));
+        // The gateway stops draining: fill the ring to the last slot.
+        let filler = OrderMsg {
+            request: cancel(u64::MAX),
+            cause_recv_tsc: 0,
+            pushed_tsc: 0,
+        };
+        let mut queued = 0;
+        while h.ctx.order_tx.push(filler).is_ok() {
+            queued += 1;
+        }
+        assert!(queued > 0);
+
+        let refused = h.ctx.place(
+            InstrumentId(0),
+            Side::Sell,
+            Price(ASK),
+            Qty(LOT),
+            OrderKind::PostOnly,
+        );
+        assert!(matches!(refused, Err(PlaceError::QueueFull)), "{refused:?}");
+        assert_eq!(
+            h.ctx.section.counter(CounterId::OrderQueueFull).get(),
+            2,
+            "both refused pushes counted: the new order and the kill switch's cancel"
+        );
+        assert_eq!(h.ctx.state, EngineState::Halted, "kill switch thrown");
+        assert_eq!(h.ctx.reason, Reason::OrderQueueFull);
+        assert!(
+            h.ctx.orders().all(|o| o.side == Side::Buy),
+            "the refused order is not in the table"
+        );
+        assert_eq!(
+            h.state(live),
+            Some(OrderState::PendingCancel),
+            "the kill switch cancels the live order"
+        );
+        assert!(
+            !h.order(live).expect("still known").cancel_sent,
+            "no room for the cancel"
+        );
+
+        // The gateway drains: the owed cancel goes out on the next retry, once.
+        let drained = h.requests();
+        assert_eq!(drained.len(), queued);
+        assert_eq!(h.ctx.retry_cancels(), 1);
+        assert_eq!(h.requests(), [cancel(live)]);
+        assert_eq!(h.ctx.retry_cancels(), 0);
+        assert_eq!(
+            h.ctx.state,
+            EngineState::Halted,
+            "only a restart trades again"
+        );
+    }
 }
