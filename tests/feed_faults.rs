@@ -235,6 +235,16 @@ fn every_stream_fault_from_the_proxy_is_survived_and_shown() {
         "the engine reconnected through the proxy"
     );
 
+    // The operator can read why the feed reconnected each time.
+    let log = engine.stderr_text();
+    for why in [
+        "connection dead: nothing received, not even a pong",
+        "read failed (connection reset?)",
+        "over the size limit",
+    ] {
+        assert!(log.contains(why), "the log does not say {why:?}:\n{log}");
+    }
+
     engine.signal(libc::SIGTERM);
     assert!(
         engine.wait_exit(Duration::from_secs(10)).success(),

@@ -16,6 +16,7 @@
 
 use crate::clock::LatencyClock;
 use crate::idle::Agent;
+use crate::log::{Level as LogLevel, Logger};
 use crate::snapshot::{SnapshotClient, SnapshotRequest};
 use crate::strategy_agent::MarketMsg;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,6 +66,7 @@ pub struct VenueFeed {
     snapshot_in_flight: Vec<bool>,
     source: DataSource,
     last_message: Vec<Instant>,
+    logger: Logger,
 }
 
 impl VenueFeed {
@@ -79,6 +81,7 @@ impl VenueFeed {
         instruments: usize,
         snapshots: SnapshotClient,
         source: DataSource,
+        logger: Logger,
     ) -> std::io::Result<Self> {
         Ok(Self {
             poll: mio::Poll::new()?,
@@ -92,6 +95,7 @@ impl VenueFeed {
             snapshot_in_flight: vec![false; instruments],
             source,
             last_message: vec![Instant::now(); instruments],
+            logger,
         })
     }
 }
@@ -322,6 +326,7 @@ impl FeedAgent {
             snapshot_in_flight,
             source,
             last_message,
+            logger,
             ..
         } = &mut **v;
         let source = *source;
@@ -395,6 +400,22 @@ impl FeedAgent {
                 out.status(i, FeedState::Live, source);
             }
         });
+        let logged = match &event {
+            Some(WsEvent::Connected) => logger.log(
+                LogLevel::Info,
+                "connected, subscribed; reconnects so far {}",
+                [conn.reconnects() as i64, 0, 0],
+            ),
+            Some(WsEvent::Disconnected { cause, .. }) => logger.log(
+                LogLevel::Warn,
+                cause.describe(),
+                [conn.reconnects() as i64, 0, 0],
+            ),
+            None => true,
+        };
+        if !logged {
+            out.section.counter(CounterId::LogQueueFull).add_shared(1);
+        }
         match event {
             Some(WsEvent::Connected) => {
                 for (i, in_flight) in snapshot_in_flight.iter_mut().enumerate() {
@@ -412,7 +433,7 @@ impl FeedAgent {
                     }
                 }
             }
-            Some(WsEvent::Disconnected(_)) => {
+            Some(WsEvent::Disconnected { .. }) => {
                 out.section.counter(CounterId::FeedReconnects).add(1);
                 for (i, sync) in books.iter_mut().enumerate() {
                     *sync = DepthSync::new(InstrumentId(i as u16), BOOK_CAPACITY);

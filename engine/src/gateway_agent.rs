@@ -410,7 +410,7 @@ impl GatewayAgent {
         }
         match event {
             Some(WsEvent::Connected) => session.start_reconciliation(),
-            Some(WsEvent::Disconnected(_)) => {
+            Some(WsEvent::Disconnected { .. }) => {
                 // Requests in flight will not be answered on this connection: reject new
                 // orders (reconciliation on reconnect settles what the venue holds) and refuse
                 // cancels so the strategy retries them.

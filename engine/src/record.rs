@@ -12,7 +12,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tickwire_feed::ws::{WsConnection, WsSettings};
+use tickwire_feed::ws::{WsConnection, WsEvent, WsSettings};
 
 /// What a recording wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,7 +57,7 @@ pub fn record(
     while !stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
         poll.poll(&mut events, Some(Duration::from_millis(50)))
             .context("poll")?;
-        conn.drive(poll.registry(), Instant::now(), &mut |frame| {
+        let event = conn.drive(poll.registry(), Instant::now(), &mut |frame| {
             if failure.is_some() {
                 return;
             }
@@ -72,6 +72,9 @@ pub fn record(
         });
         if let Some(e) = failure.take() {
             return Err(e).context("write recording");
+        }
+        if let Some(WsEvent::Disconnected { detail, .. }) = event {
+            eprintln!("record: {detail}; reconnecting");
         }
     }
     out.flush().context("flush recording")?;

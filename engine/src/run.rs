@@ -197,6 +197,7 @@ pub fn build_pipeline(
     journal_path: &Path,
     stop: Arc<AtomicBool>,
     strategy_log: Logger,
+    feed_log: Logger,
 ) -> Result<Pipeline> {
     let storage_alarm = Arc::new(AtomicBool::new(false));
     let (journal_tx, journal_rx) = journal_ring();
@@ -239,7 +240,7 @@ pub fn build_pipeline(
     let (feed, snapshot) = match config.feed.source {
         SourceKind::Synthetic => (synthetic_feed(config, wiring), None),
         SourceKind::Venue | SourceKind::Binance => {
-            let (feed, fetcher) = venue_feed(config, wiring, Arc::clone(&helpers_stop))?;
+            let (feed, fetcher) = venue_feed(config, wiring, Arc::clone(&helpers_stop), feed_log)?;
             (feed, Some(fetcher))
         }
     };
@@ -327,6 +328,7 @@ fn venue_feed(
     config: &Config,
     wiring: FeedWiring,
     stop: Arc<AtomicBool>,
+    logger: Logger,
 ) -> Result<(FeedAgent, SnapshotFetcher)> {
     let feed = &config.feed;
     let url = feed.url.as_deref().context("feed.url")?;
@@ -365,8 +367,15 @@ fn venue_feed(
         SourceKind::Binance => DataSource::Binance,
         _ => DataSource::VenueSim,
     };
-    let venue = VenueFeed::new(conn, decoder, config.instruments.len(), client, source)
-        .context("feed poll")?;
+    let venue = VenueFeed::new(
+        conn,
+        decoder,
+        config.instruments.len(),
+        client,
+        source,
+        logger,
+    )
+    .context("feed poll")?;
     Ok((FeedAgent::venue(venue, wiring), fetcher))
 }
 
@@ -446,8 +455,9 @@ fn run_threads(
         .take_sections()
         .context("region sections already taken")?;
 
-    let (mut log_writer, mut loggers) = log_rings(clock, &["strategy", "engine"]);
+    let (mut log_writer, mut loggers) = log_rings(clock, &["strategy", "feed", "engine"]);
     let mut engine_log = loggers.pop().context("engine logger")?;
+    let feed_log = loggers.pop().context("feed logger")?;
     let strategy_log = loggers.pop().context("strategy logger")?;
     let log_handle = std::thread::Builder::new()
         .name("log".into())
@@ -465,7 +475,15 @@ fn run_threads(
         })
         .context("spawn log thread")?;
 
-    let pipeline = build_pipeline(config, clock, sections, &paths.journal, stop, strategy_log)?;
+    let pipeline = build_pipeline(
+        config,
+        clock,
+        sections,
+        &paths.journal,
+        stop,
+        strategy_log,
+        feed_log,
+    )?;
     let journal = pipeline.journal;
     let persistence = std::thread::Builder::new()
         .name("persistence".into())

@@ -77,7 +77,7 @@ fn no_allocation_on_the_strategy_thread_over_a_million_events() {
     )
     .expect("region");
     let sections = region.take_sections().expect("sections");
-    let (_log_writer, mut loggers) = log_rings(&clock, &["strategy"]);
+    let (_log_writer, mut loggers) = log_rings(&clock, &["strategy", "feed"]);
     let stop = Arc::new(AtomicBool::new(false));
     let pipeline = build_pipeline(
         &config,
@@ -85,7 +85,8 @@ fn no_allocation_on_the_strategy_thread_over_a_million_events() {
         sections,
         &dir.path().join("journal.sqlite"),
         Arc::clone(&stop),
-        loggers.pop().expect("logger"),
+        loggers.remove(0),
+        loggers.remove(0),
     )
     .expect("pipeline");
 

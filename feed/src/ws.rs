@@ -99,8 +99,73 @@ impl WsSettings {
 pub enum WsEvent {
     /// Connected and subscriptions sent.
     Connected,
-    /// The connection ended (will reconnect after a backoff).
-    Disconnected(String),
+    /// The connection ended, or could not be made; it will be retried after a backoff.
+    Disconnected {
+        /// Why, by kind.
+        cause: Cause,
+        /// The particulars (the OS error, the server's close code and reason).
+        detail: String,
+    },
+}
+
+/// Why a connection ended, by kind: each has a static description, so a logger that does not
+/// format on its thread can still say why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// The name did not resolve, or the TCP connect or TLS setup failed (refused, unreachable).
+    Connect,
+    /// The TCP connect took longer than `connect_timeout`.
+    ConnectTimeout,
+    /// The TLS or WebSocket handshake failed.
+    Handshake,
+    /// The handshake took longer than `handshake_timeout`.
+    HandshakeTimeout,
+    /// The server closed the connection.
+    ClosedByServer,
+    /// Nothing was received, not even the answer to a ping, for `idle_timeout`.
+    Dead,
+    /// A frame or message larger than `max_message` was announced.
+    Oversize,
+    /// The server broke the WebSocket protocol.
+    Protocol,
+    /// Reading failed (a reset, most often).
+    Read,
+    /// Writing failed.
+    Write,
+}
+
+impl Cause {
+    /// What happened, in words (a log line's text).
+    pub const fn describe(self) -> &'static str {
+        match self {
+            Cause::Connect => "cannot connect (name, TCP or TLS set-up); retrying, attempt {}",
+            Cause::ConnectTimeout => "connect timed out; retrying, attempt {}",
+            Cause::Handshake => "TLS or WebSocket handshake failed; retrying, attempt {}",
+            Cause::HandshakeTimeout => "handshake timed out; retrying, attempt {}",
+            Cause::ClosedByServer => "closed by the server; reconnecting, attempt {}",
+            Cause::Dead => {
+                "connection dead: nothing received, not even a pong; reconnecting, attempt {}"
+            }
+            Cause::Oversize => {
+                "the server announced a frame or message over the size limit; reconnecting, \
+                 attempt {}"
+            }
+            Cause::Protocol => "the server broke the WebSocket protocol; reconnecting, attempt {}",
+            Cause::Read => "read failed (connection reset?); reconnecting, attempt {}",
+            Cause::Write => "write failed; reconnecting, attempt {}",
+        }
+    }
+
+    fn of_read(e: &tungstenite::Error) -> Self {
+        match e {
+            tungstenite::Error::Capacity(_) => Cause::Oversize,
+            tungstenite::Error::Protocol(_) | tungstenite::Error::Utf8 => Cause::Protocol,
+            tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+                Cause::ClosedByServer
+            }
+            _ => Cause::Read,
+        }
+    }
 }
 
 enum Stream {
@@ -324,7 +389,13 @@ impl WsConnection {
         half + Duration::from_nanos(self.rng % (half.as_nanos() as u64 + 1))
     }
 
-    fn fail(&mut self, registry: &mio::Registry, now: Instant, why: String) -> WsEvent {
+    fn fail(
+        &mut self,
+        registry: &mio::Registry,
+        now: Instant,
+        cause: Cause,
+        detail: String,
+    ) -> WsEvent {
         let mut old = std::mem::replace(&mut self.state, State::Backoff { until: now });
         let stream = match &mut old {
             State::Connecting { stream, .. } => Some(stream),
@@ -340,7 +411,7 @@ impl WsConnection {
         self.backoff = (self.backoff * 2).min(self.settings.backoff_max);
         self.state = State::Backoff { until: now + delay };
         self.reconnects += 1;
-        WsEvent::Disconnected(why)
+        WsEvent::Disconnected { cause, detail }
     }
 
     fn start_connect(&mut self, registry: &mio::Registry, now: Instant) -> Result<(), String> {
@@ -410,7 +481,7 @@ impl WsConnection {
                     return None;
                 }
                 if let Err(why) = self.start_connect(registry, now) {
-                    return Some(self.fail(registry, now, why));
+                    return Some(self.fail(registry, now, Cause::Connect, why));
                 }
                 None
             }
@@ -418,13 +489,23 @@ impl WsConnection {
                 let tcp = stream.tcp();
                 match tcp.take_error() {
                     Ok(Some(e)) | Err(e) => {
-                        return Some(self.fail(registry, now, format!("connect: {e}")))
+                        return Some(self.fail(
+                            registry,
+                            now,
+                            Cause::Connect,
+                            format!("connect: {e}"),
+                        ))
                     }
                     Ok(None) => {}
                 }
                 if tcp.peer_addr().is_err() {
                     if now >= *deadline {
-                        return Some(self.fail(registry, now, "connect timed out".into()));
+                        return Some(self.fail(
+                            registry,
+                            now,
+                            Cause::ConnectTimeout,
+                            "connect timed out".into(),
+                        ));
                     }
                     return None;
                 }
@@ -452,7 +533,12 @@ impl WsConnection {
             State::Handshaking { deadline, .. } => {
                 let deadline = *deadline;
                 if now >= deadline {
-                    return Some(self.fail(registry, now, "handshake timed out".into()));
+                    return Some(self.fail(
+                        registry,
+                        now,
+                        Cause::HandshakeTimeout,
+                        "handshake timed out".into(),
+                    ));
                 }
                 let State::Handshaking { mid, .. } =
                     std::mem::replace(&mut self.state, State::Backoff { until: now })
@@ -486,7 +572,12 @@ impl WsConnection {
                                 last_rx: now,
                                 pinged: false,
                             };
-                            return Some(self.fail(registry, now, format!("subscribe: {e}")));
+                            return Some(self.fail(
+                                registry,
+                                now,
+                                Cause::Write,
+                                format!("subscribe: {e}"),
+                            ));
                         }
                     }
                 }
@@ -505,7 +596,7 @@ impl WsConnection {
                 None
             }
             Err(HandshakeError::Failure(e)) => {
-                Some(self.fail(registry, now, format!("handshake: {e}")))
+                Some(self.fail(registry, now, Cause::Handshake, format!("handshake: {e}")))
             }
         }
     }
@@ -547,31 +638,39 @@ impl WsConnection {
                         |f| format!("closed by server: {} {}", f.code, f.reason),
                     );
                     let _ = ws.flush();
-                    return Some(self.fail(registry, now, why));
+                    return Some(self.fail(registry, now, Cause::ClosedByServer, why));
                 }
                 Ok(_) => {
                     *last_rx = now;
                     *pinged = false;
                 }
                 Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Some(self.fail(registry, now, format!("read: {e}"))),
+                Err(e) => {
+                    let cause = Cause::of_read(&e);
+                    return Some(self.fail(registry, now, cause, format!("read: {e}")));
+                }
             }
         }
         match ws.flush() {
             Ok(()) => {}
             Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Some(self.fail(registry, now, format!("write: {e}"))),
+            Err(e) => return Some(self.fail(registry, now, Cause::Write, format!("write: {e}"))),
         }
         let quiet = now.saturating_duration_since(*last_rx);
         if quiet >= self.settings.idle_timeout {
-            return Some(self.fail(registry, now, format!("no data for {quiet:?}")));
+            return Some(self.fail(
+                registry,
+                now,
+                Cause::Dead,
+                format!("nothing received for {quiet:?}"),
+            ));
         }
         if quiet >= self.settings.ping_after && !*pinged {
             *pinged = true;
             if let Err(e) = ws.send(Message::Ping(Vec::new().into())) {
                 if !matches!(&e, tungstenite::Error::Io(io) if io.kind() == io::ErrorKind::WouldBlock)
                 {
-                    return Some(self.fail(registry, now, format!("ping: {e}")));
+                    return Some(self.fail(registry, now, Cause::Write, format!("ping: {e}")));
                 }
             }
         }

@@ -5,7 +5,7 @@
 use futures_util::{SinkExt, StreamExt};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tickwire_feed::ws::{WsConnection, WsEvent, WsSettings};
+use tickwire_feed::ws::{Cause, WsConnection, WsEvent, WsSettings};
 use tokio_tungstenite::tungstenite::Message;
 
 fn server_tls(dir: &std::path::Path) -> Arc<rustls::ServerConfig> {
@@ -115,10 +115,11 @@ fn subscribe_receive_close_drop_and_reconnect_over_tls() {
     let connected = log.iter().filter(|e| **e == WsEvent::Connected).count();
     assert_eq!(connected, 3, "{log:?}");
     assert!(
-        matches!(&log[1], WsEvent::Disconnected(why) if why.contains("closed by server")),
+        matches!(&log[1], WsEvent::Disconnected { cause: Cause::ClosedByServer, detail }
+            if detail.contains("closed by server")),
         "{log:?}"
     );
-    assert!(matches!(&log[3], WsEvent::Disconnected(_)), "{log:?}");
+    assert!(matches!(&log[3], WsEvent::Disconnected { .. }), "{log:?}");
     assert_eq!(conn.reconnects(), 2);
     assert!(conn.is_open());
     assert_eq!(
@@ -158,10 +159,11 @@ fn an_untrusted_certificate_is_refused_and_retried() {
     while failures.len() < 2 && Instant::now() < deadline {
         poll.poll(&mut events, Some(Duration::from_millis(10)))
             .expect("poll");
-        if let Some(WsEvent::Disconnected(why)) =
+        if let Some(WsEvent::Disconnected { cause, detail }) =
             conn.drive(poll.registry(), Instant::now(), &mut |_| {})
         {
-            failures.push(why);
+            assert_eq!(cause, Cause::Handshake, "{detail}");
+            failures.push(detail);
         }
     }
     assert_eq!(failures.len(), 2, "retried after failing");
