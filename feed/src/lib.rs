@@ -45,6 +45,7 @@ pub mod json;
 pub mod kraken;
 pub mod synthetic;
 pub mod ws;
+pub mod ws_frame;
 
 pub use event::{BookTop, DataSource, FeedState, FeedStatus, MarketEvent, Quote, Trade};
 pub use fixed::{parse_decimal, write_decimal, DecimalError, InstrumentId, Price, Qty, Side};

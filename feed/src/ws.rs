@@ -12,21 +12,24 @@
 //! Socket errors never propagate as panics: the connection goes back to backoff and reports
 //! why through [`WsEvent::Disconnected`].
 //!
-//! # Messages
+//! # Messages, without allocation
 //!
-//! Text and binary frames are handed to the caller as a mutable byte slice (copied into one
-//! buffer reused for every message, so decoders that parse in place can use it directly).
+//! The upgrade handshake is written here (tungstenite only supplies the key and its expected
+//! answer); after it, frames are read and written by [`crate::ws_frame`] in buffers allocated
+//! once per connection object and reused by every reconnect. A final text or binary frame is
+//! handed to the caller as a mutable slice of the receive buffer itself (decoders that parse
+//! in place use it directly, no copy); a fragmented message is assembled in a second buffer.
+//! Text must be UTF-8. Sends are framed and masked into the send buffer. So, over plain TCP,
+//! neither direction allocates per message; over TLS, rustls's buffered API still allocates
+//! one buffer per TLS record received or sent.
 
+use crate::ws_frame::{parse_header, write_client_frame, FrameError, Opcode};
 use rustls::pki_types::ServerName;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tungstenite::handshake::client::ClientHandshake;
-use tungstenite::handshake::{HandshakeError, MidHandshake};
-use tungstenite::protocol::WebSocketConfig;
-use tungstenite::{Message, WebSocket};
 
 /// Why a connection could not be configured.
 #[derive(Debug, thiserror::Error)]
@@ -155,17 +158,6 @@ impl Cause {
             Cause::Write => "write failed; reconnecting, attempt {}",
         }
     }
-
-    fn of_read(e: &tungstenite::Error) -> Self {
-        match e {
-            tungstenite::Error::Capacity(_) => Cause::Oversize,
-            tungstenite::Error::Protocol(_) | tungstenite::Error::Utf8 => Cause::Protocol,
-            tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
-                Cause::ClosedByServer
-            }
-            _ => Cause::Read,
-        }
-    }
 }
 
 enum Stream {
@@ -206,6 +198,16 @@ impl Write for Stream {
     }
 }
 
+/// Bytes a frame header takes at most.
+const MAX_HEADER: usize = 14;
+/// Room kept free at the end of the receive buffer for one read.
+const READ_ROOM: usize = 16 * 1024;
+/// Capacity of the send buffer: orders, cancels, pings and pongs queued while the socket is
+/// full. A venue that leaves this much unread is treated as gone.
+const SEND_CAPACITY: usize = 256 * 1024;
+/// Largest HTTP answer to the upgrade request.
+const MAX_HANDSHAKE: usize = 8 * 1024;
+
 enum State {
     Backoff {
         until: Instant,
@@ -215,14 +217,112 @@ enum State {
         deadline: Instant,
     },
     Handshaking {
-        mid: Box<MidHandshake<ClientHandshake<Stream>>>,
+        stream: Stream,
         deadline: Instant,
+        /// The `Sec-WebSocket-Accept` the server must answer.
+        accept: String,
     },
     Open {
-        ws: Box<WebSocket<Stream>>,
+        stream: Stream,
         last_rx: Instant,
         pinged: bool,
+        /// The opcode of a fragmented message being assembled in `message`.
+        fragment: Option<Opcode>,
     },
+}
+
+/// The connection's buffers, allocated once and reused by every connection: nothing is
+/// allocated per message in either direction.
+struct Buffers {
+    /// Received bytes; frames are parsed in place from `rx[rx_start..rx_end]`.
+    rx: Vec<u8>,
+    rx_start: usize,
+    rx_end: usize,
+    /// Frames to send; `tx[tx_sent..]` is not written yet.
+    tx: Vec<u8>,
+    tx_sent: usize,
+    /// Fragments of a message being assembled.
+    message: Vec<u8>,
+}
+
+impl Buffers {
+    fn new(max_message: usize) -> Self {
+        Self {
+            rx: vec![0; max_message + MAX_HEADER + READ_ROOM],
+            rx_start: 0,
+            rx_end: 0,
+            tx: Vec::with_capacity(SEND_CAPACITY),
+            tx_sent: 0,
+            message: Vec::with_capacity(max_message),
+        }
+    }
+
+    fn reset(&mut self) {
+        self.rx_start = 0;
+        self.rx_end = 0;
+        self.tx.clear();
+        self.tx_sent = 0;
+        self.message.clear();
+    }
+
+    /// Moves unparsed bytes to the front when the room for the next read runs short.
+    fn compact_rx(&mut self) {
+        if self.rx_start == self.rx_end {
+            self.rx_start = 0;
+            self.rx_end = 0;
+        } else if self.rx.len() - self.rx_end < READ_ROOM && self.rx_start > 0 {
+            self.rx.copy_within(self.rx_start..self.rx_end, 0);
+            self.rx_end -= self.rx_start;
+            self.rx_start = 0;
+        }
+    }
+
+    /// Queues one masked frame; `Err` when the send buffer is full.
+    fn queue(&mut self, opcode: Opcode, payload: &[u8], mask: [u8; 4]) -> Result<(), FrameError> {
+        if self.tx_sent > 0 && self.tx.capacity() - self.tx.len() < payload.len() + MAX_HEADER {
+            self.tx.copy_within(self.tx_sent.., 0);
+            self.tx.truncate(self.tx.len() - self.tx_sent);
+            self.tx_sent = 0;
+        }
+        write_client_frame(&mut self.tx, opcode, payload, mask)
+    }
+
+    /// Writes queued bytes until done or the socket is full, then flushes TLS.
+    fn flush(&mut self, stream: &mut Stream) -> io::Result<()> {
+        while self.tx_sent < self.tx.len() {
+            match stream.write(&self.tx[self.tx_sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.tx_sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if self.tx_sent == self.tx.len() {
+            self.tx.clear();
+            self.tx_sent = 0;
+        }
+        match stream.flush() {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads what is available into `rx`: `Ok(true)` if bytes came, `Ok(false)` if none.
+    fn read(&mut self, stream: &mut Stream) -> io::Result<bool> {
+        self.compact_rx();
+        match stream.read(&mut self.rx[self.rx_end..]) {
+            Ok(0) => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the server ended the connection without a close frame",
+            )),
+            Ok(n) => {
+                self.rx_end += n;
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 /// Where a URL points: TLS or not, host, port.
@@ -315,13 +415,15 @@ pub fn tls_config(ca_file: Option<&PathBuf>) -> Result<Arc<rustls::ClientConfig>
 pub struct WsConnection {
     settings: WsSettings,
     target: Endpoint,
+    /// Path and query of the URL (`/` when empty), for the upgrade request.
+    resource: String,
     tls: Option<Arc<rustls::ClientConfig>>,
     token: mio::Token,
     state: State,
     backoff: Duration,
     rng: u64,
     reconnects: u64,
-    message: Vec<u8>,
+    buffers: Buffers,
 }
 
 impl std::fmt::Debug for WsConnection {
@@ -334,7 +436,8 @@ impl std::fmt::Debug for WsConnection {
 }
 
 impl WsConnection {
-    /// A connection that will connect on the first [`WsConnection::drive`].
+    /// A connection that will connect on the first [`WsConnection::drive`]. Its buffers (about
+    /// twice `max_message`, plus the send buffer) are allocated here, once.
     ///
     /// # Errors
     ///
@@ -346,22 +449,25 @@ impl WsConnection {
         } else {
             None
         };
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-            | 1;
+        let after_scheme = settings.url.split_once("://").map_or("", |(_, r)| r);
+        let resource = match after_scheme.find(['/', '?']) {
+            Some(at) if after_scheme[at..].starts_with('/') => after_scheme[at..].to_string(),
+            Some(at) => format!("/{}", &after_scheme[at..]),
+            None => "/".to_string(),
+        };
         Ok(Self {
             backoff: settings.backoff_min,
+            buffers: Buffers::new(settings.max_message),
             settings,
             target,
+            resource,
             tls,
             token,
             state: State::Backoff {
                 until: Instant::now(),
             },
-            rng: seed,
+            rng: random_seed(),
             reconnects: 0,
-            message: Vec::with_capacity(4096),
         })
     }
 
@@ -380,13 +486,24 @@ impl WsConnection {
         self.token
     }
 
-    fn jitter(&mut self, d: Duration) -> Duration {
+    fn next_random(&mut self) -> u64 {
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    fn jitter(&mut self, d: Duration) -> Duration {
         // Full jitter between half and all of the delay.
         let half = d / 2;
-        half + Duration::from_nanos(self.rng % (half.as_nanos() as u64 + 1))
+        half + Duration::from_nanos(self.next_random() % (half.as_nanos() as u64 + 1))
+    }
+
+    /// A frame mask. RFC 6455 masks client frames so that a proxy cannot be fed a crafted
+    /// byte sequence; the keys come from a generator seeded from the OS's randomness, and a
+    /// venue connection is TLS end to end, so no intermediary sees the masked bytes anyway.
+    fn mask(&mut self) -> [u8; 4] {
+        (self.next_random() as u32).to_ne_bytes()
     }
 
     fn fail(
@@ -398,15 +515,16 @@ impl WsConnection {
     ) -> WsEvent {
         let mut old = std::mem::replace(&mut self.state, State::Backoff { until: now });
         let stream = match &mut old {
-            State::Connecting { stream, .. } => Some(stream),
-            State::Handshaking { mid, .. } => Some(mid.get_mut().get_mut()),
-            State::Open { ws, .. } => Some(ws.get_mut()),
+            State::Connecting { stream, .. }
+            | State::Handshaking { stream, .. }
+            | State::Open { stream, .. } => Some(stream),
             State::Backoff { .. } => None,
         };
         if let Some(s) = stream {
             let _ = registry.deregister(s.tcp());
         }
         drop(old);
+        self.buffers.reset();
         let delay = self.jitter(self.backoff);
         self.backoff = (self.backoff * 2).min(self.settings.backoff_max);
         self.state = State::Backoff { until: now + delay };
@@ -439,6 +557,7 @@ impl WsConnection {
                 Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
             }
         };
+        self.buffers.reset();
         self.state = State::Connecting {
             stream,
             deadline: now + self.settings.connect_timeout,
@@ -446,22 +565,23 @@ impl WsConnection {
         Ok(())
     }
 
-    /// Sends a text message on the open connection. A message the socket cannot take yet stays
-    /// queued in the connection and goes out on the next [`WsConnection::drive`].
+    /// Sends a text message on the open connection: framed and masked into the send buffer
+    /// (no allocation), written as far as the socket takes it; the rest goes out on the next
+    /// [`WsConnection::drive`].
     ///
     /// # Errors
     ///
-    /// When the connection is not open or the write failed (the connection will reconnect).
+    /// When the connection is not open, the send buffer is full (the venue is not reading), or
+    /// the write failed (the connection will reconnect).
     pub fn send_text(&mut self, text: &[u8]) -> Result<(), String> {
-        let State::Open { ws, .. } = &mut self.state else {
+        let mask = self.mask();
+        let State::Open { stream, .. } = &mut self.state else {
             return Err("not connected".into());
         };
-        let text = std::str::from_utf8(text).map_err(|e| format!("not UTF-8: {e}"))?;
-        match ws.send(Message::text(text)) {
-            Ok(()) => Ok(()),
-            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-            Err(e) => Err(format!("send: {e}")),
-        }
+        self.buffers
+            .queue(Opcode::Text, text, mask)
+            .map_err(|e| format!("send: {e}"))?;
+        self.buffers.flush(stream).map_err(|e| format!("send: {e}"))
     }
 
     /// Readiness for this connection's token (edge-triggered: `drive` reads until it blocks).
@@ -510,95 +630,102 @@ impl WsConnection {
                     return None;
                 }
                 let _ = tcp.set_nodelay(true);
-                let deadline = now + self.settings.handshake_timeout;
+                let key = tungstenite::handshake::client::generate_key();
+                let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+                let request = format!(
+                    "GET {} HTTP/1.1\r\nHost: {}:{}\r\nUpgrade: websocket\r\n\
+                     Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n\
+                     Sec-WebSocket-Version: 13\r\n\r\n",
+                    self.resource, self.target.host, self.target.port
+                );
+                self.buffers.tx.clear();
+                self.buffers.tx.extend_from_slice(request.as_bytes());
                 let State::Connecting { stream, .. } =
                     std::mem::replace(&mut self.state, State::Backoff { until: now })
                 else {
                     return None;
                 };
-                let config = WebSocketConfig::default()
-                    .max_message_size(Some(self.settings.max_message))
-                    .max_frame_size(Some(self.settings.max_message));
-                self.handshake_result(
-                    registry,
-                    now,
-                    deadline,
-                    tungstenite::client::client_with_config(
-                        self.settings.url.as_str(),
-                        stream,
-                        Some(config),
-                    ),
-                )
-            }
-            State::Handshaking { deadline, .. } => {
-                let deadline = *deadline;
-                if now >= deadline {
-                    return Some(self.fail(
-                        registry,
-                        now,
-                        Cause::HandshakeTimeout,
-                        "handshake timed out".into(),
-                    ));
-                }
-                let State::Handshaking { mid, .. } =
-                    std::mem::replace(&mut self.state, State::Backoff { until: now })
-                else {
-                    return None;
+                self.state = State::Handshaking {
+                    stream,
+                    deadline: now + self.settings.handshake_timeout,
+                    accept,
                 };
-                self.handshake_result(registry, now, deadline, mid.handshake())
+                self.handshake(registry, now)
             }
+            State::Handshaking { .. } => self.handshake(registry, now),
             State::Open { .. } => self.read_open(registry, now, on_message),
         }
     }
 
-    fn handshake_result(
-        &mut self,
-        registry: &mio::Registry,
-        now: Instant,
-        deadline: Instant,
-        result: Result<
-            (WebSocket<Stream>, tungstenite::handshake::client::Response),
-            HandshakeError<ClientHandshake<Stream>>,
-        >,
-    ) -> Option<WsEvent> {
-        match result {
-            Ok((mut ws, _)) => {
-                for sub in &self.settings.subscriptions {
-                    if let Err(e) = ws.send(Message::text(sub.clone())) {
-                        if !matches!(&e, tungstenite::Error::Io(io) if io.kind() == io::ErrorKind::WouldBlock)
-                        {
-                            self.state = State::Open {
-                                ws: Box::new(ws),
-                                last_rx: now,
-                                pinged: false,
-                            };
-                            return Some(self.fail(
-                                registry,
-                                now,
-                                Cause::Write,
-                                format!("subscribe: {e}"),
-                            ));
-                        }
-                    }
+    /// Sends the upgrade request and reads the answer; opens the connection and sends the
+    /// subscriptions once the server has switched protocols.
+    fn handshake(&mut self, registry: &mio::Registry, now: Instant) -> Option<WsEvent> {
+        let State::Handshaking {
+            stream,
+            deadline,
+            accept,
+        } = &mut self.state
+        else {
+            return None;
+        };
+        if now >= *deadline {
+            return Some(self.fail(
+                registry,
+                now,
+                Cause::HandshakeTimeout,
+                "handshake timed out".into(),
+            ));
+        }
+        let b = &mut self.buffers;
+        let step = b.flush(stream).and_then(|()| {
+            while b.read(stream)? {
+                if b.rx_end >= MAX_HANDSHAKE {
+                    break;
                 }
-                self.state = State::Open {
-                    ws: Box::new(ws),
-                    last_rx: now,
-                    pinged: false,
-                };
-                Some(WsEvent::Connected)
             }
-            Err(HandshakeError::Interrupted(mid)) => {
-                self.state = State::Handshaking {
-                    mid: Box::new(mid),
-                    deadline,
-                };
-                None
+            Ok(())
+        });
+        if let Err(e) = step {
+            return Some(self.fail(registry, now, Cause::Handshake, format!("handshake: {e}")));
+        }
+        let received = &b.rx[..b.rx_end];
+        let Some(end) = received.windows(4).position(|w| w == b"\r\n\r\n") else {
+            if b.rx_end >= MAX_HANDSHAKE {
+                return Some(self.fail(
+                    registry,
+                    now,
+                    Cause::Handshake,
+                    format!("handshake: no end of the HTTP answer in {MAX_HANDSHAKE} bytes"),
+                ));
             }
-            Err(HandshakeError::Failure(e)) => {
-                Some(self.fail(registry, now, Cause::Handshake, format!("handshake: {e}")))
+            return None;
+        };
+        if let Err(why) = check_upgrade(&received[..end], accept) {
+            return Some(self.fail(registry, now, Cause::Handshake, format!("handshake: {why}")));
+        }
+        b.rx_start = end + 4;
+        let State::Handshaking { stream, .. } =
+            std::mem::replace(&mut self.state, State::Backoff { until: now })
+        else {
+            return None;
+        };
+        self.state = State::Open {
+            stream,
+            last_rx: now,
+            pinged: false,
+            fragment: None,
+        };
+        for i in 0..self.settings.subscriptions.len() {
+            let mask = self.mask();
+            if let Err(e) = self.buffers.queue(
+                Opcode::Text,
+                self.settings.subscriptions[i].as_bytes(),
+                mask,
+            ) {
+                return Some(self.fail(registry, now, Cause::Write, format!("subscribe: {e}")));
             }
         }
+        Some(WsEvent::Connected)
     }
 
     fn read_open(
@@ -607,54 +734,146 @@ impl WsConnection {
         now: Instant,
         on_message: &mut dyn FnMut(&mut [u8]),
     ) -> Option<WsEvent> {
+        let max_message = self.settings.max_message;
+        loop {
+            let State::Open {
+                stream,
+                last_rx,
+                pinged,
+                fragment,
+            } = &mut self.state
+            else {
+                return None;
+            };
+            let b = &mut self.buffers;
+            let header = match parse_header(&b.rx[b.rx_start..b.rx_end], max_message) {
+                Ok(h) => h,
+                Err(e) => {
+                    let cause = match e {
+                        FrameError::TooLarge { .. } => Cause::Oversize,
+                        _ => Cause::Protocol,
+                    };
+                    return Some(self.fail(registry, now, cause, format!("read: {e}")));
+                }
+            };
+            let complete = header.filter(|h| b.rx_end - b.rx_start >= h.header_len + h.payload_len);
+            let Some(h) = complete else {
+                match b.read(stream) {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(e) => {
+                        let cause = if e.kind() == io::ErrorKind::UnexpectedEof {
+                            Cause::ClosedByServer
+                        } else {
+                            Cause::Read
+                        };
+                        return Some(self.fail(registry, now, cause, format!("read: {e}")));
+                    }
+                }
+            };
+            let payload = b.rx_start + h.header_len..b.rx_start + h.header_len + h.payload_len;
+            b.rx_start = payload.end;
+            *last_rx = now;
+            *pinged = false;
+            let violation = match (h.opcode, *fragment) {
+                (Opcode::Text | Opcode::Binary, Some(_)) => {
+                    Some("a new message began inside a fragmented one")
+                }
+                (Opcode::Continuation, None) => Some("a continuation frame without a message"),
+                _ => None,
+            };
+            if let Some(why) = violation {
+                return Some(self.fail(registry, now, Cause::Protocol, format!("read: {why}")));
+            }
+            match h.opcode {
+                Opcode::Text | Opcode::Binary if h.fin => {
+                    let body = &mut b.rx[payload];
+                    if h.opcode == Opcode::Text && std::str::from_utf8(body).is_err() {
+                        return Some(self.fail(
+                            registry,
+                            now,
+                            Cause::Protocol,
+                            "read: a text message that is not UTF-8".into(),
+                        ));
+                    }
+                    self.backoff = self.settings.backoff_min;
+                    on_message(body);
+                }
+                Opcode::Text | Opcode::Binary => {
+                    b.message.clear();
+                    b.message.extend_from_slice(&b.rx[payload]);
+                    *fragment = Some(h.opcode);
+                }
+                Opcode::Continuation => {
+                    if b.message.len() + payload.len() > max_message {
+                        return Some(self.fail(
+                            registry,
+                            now,
+                            Cause::Oversize,
+                            format!("read: a fragmented message over {max_message} bytes"),
+                        ));
+                    }
+                    b.message.extend_from_slice(&b.rx[payload]);
+                    if h.fin {
+                        let text = *fragment == Some(Opcode::Text);
+                        *fragment = None;
+                        if text && std::str::from_utf8(&b.message).is_err() {
+                            return Some(self.fail(
+                                registry,
+                                now,
+                                Cause::Protocol,
+                                "read: a text message that is not UTF-8".into(),
+                            ));
+                        }
+                        self.backoff = self.settings.backoff_min;
+                        on_message(&mut b.message);
+                    }
+                }
+                Opcode::Ping => {
+                    let mut echo = [0u8; 125];
+                    let n = payload.len();
+                    echo[..n].copy_from_slice(&b.rx[payload]);
+                    let mask = self.mask();
+                    if let Err(e) = self.buffers.queue(Opcode::Pong, &echo[..n], mask) {
+                        return Some(self.fail(registry, now, Cause::Write, format!("pong: {e}")));
+                    }
+                }
+                Opcode::Pong => {}
+                Opcode::Close => {
+                    let body = &b.rx[payload];
+                    let why = match body {
+                        [hi, lo, reason @ ..] => format!(
+                            "closed by server: {} {}",
+                            u16::from_be_bytes([*hi, *lo]),
+                            String::from_utf8_lossy(reason)
+                        ),
+                        _ => "closed by server".to_string(),
+                    };
+                    let reply = [
+                        body.first().copied().unwrap_or(0x03),
+                        body.get(1).copied().unwrap_or(0xE8),
+                    ];
+                    let mask = self.mask();
+                    if let State::Open { stream, .. } = &mut self.state {
+                        if self.buffers.queue(Opcode::Close, &reply, mask).is_ok() {
+                            let _ = self.buffers.flush(stream);
+                        }
+                    }
+                    return Some(self.fail(registry, now, Cause::ClosedByServer, why));
+                }
+            }
+        }
         let State::Open {
-            ws,
+            stream,
             last_rx,
             pinged,
+            ..
         } = &mut self.state
         else {
             return None;
         };
-        loop {
-            match ws.read() {
-                Ok(Message::Text(t)) => {
-                    *last_rx = now;
-                    *pinged = false;
-                    self.backoff = self.settings.backoff_min;
-                    self.message.clear();
-                    self.message.extend_from_slice(t.as_bytes());
-                    on_message(&mut self.message);
-                }
-                Ok(Message::Binary(b)) => {
-                    *last_rx = now;
-                    *pinged = false;
-                    self.message.clear();
-                    self.message.extend_from_slice(&b);
-                    on_message(&mut self.message);
-                }
-                Ok(Message::Close(frame)) => {
-                    let why = frame.map_or_else(
-                        || "closed by server".to_string(),
-                        |f| format!("closed by server: {} {}", f.code, f.reason),
-                    );
-                    let _ = ws.flush();
-                    return Some(self.fail(registry, now, Cause::ClosedByServer, why));
-                }
-                Ok(_) => {
-                    *last_rx = now;
-                    *pinged = false;
-                }
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    let cause = Cause::of_read(&e);
-                    return Some(self.fail(registry, now, cause, format!("read: {e}")));
-                }
-            }
-        }
-        match ws.flush() {
-            Ok(()) => {}
-            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Some(self.fail(registry, now, Cause::Write, format!("write: {e}"))),
+        if let Err(e) = self.buffers.flush(stream) {
+            return Some(self.fail(registry, now, Cause::Write, format!("write: {e}")));
         }
         let quiet = now.saturating_duration_since(*last_rx);
         if quiet >= self.settings.idle_timeout {
@@ -667,17 +886,48 @@ impl WsConnection {
         }
         if quiet >= self.settings.ping_after && !*pinged {
             *pinged = true;
-            if let Err(e) = ws.send(Message::Ping(Vec::new().into())) {
-                if !matches!(&e, tungstenite::Error::Io(io) if io.kind() == io::ErrorKind::WouldBlock)
-                {
-                    return Some(self.fail(registry, now, Cause::Write, format!("ping: {e}")));
-                }
+            let mask = self.mask();
+            if let Err(e) = self.buffers.queue(Opcode::Ping, &[], mask) {
+                return Some(self.fail(registry, now, Cause::Write, format!("ping: {e}")));
             }
         }
         None
     }
 }
 
+/// Checks the server's answer to the upgrade request (the bytes before the blank line):
+/// status 101 and the expected `Sec-WebSocket-Accept`.
+fn check_upgrade(head: &[u8], accept: &str) -> Result<(), String> {
+    let head = std::str::from_utf8(head).map_err(|_| "the HTTP answer is not UTF-8".to_string())?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap_or("");
+    if !status.starts_with("HTTP/1.1 101") {
+        return Err(format!("the server answered {status:?}, not 101"));
+    }
+    let offered = lines.find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("sec-websocket-accept")
+            .then(|| value.trim())
+    });
+    match offered {
+        Some(v) if v == accept => Ok(()),
+        Some(v) => Err(format!("Sec-WebSocket-Accept {v:?} does not match the key")),
+        None => Err("no Sec-WebSocket-Accept in the answer".into()),
+    }
+}
+
+/// A seed for the connection's generator from the OS's randomness (std's hasher keys).
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
+    );
+    h.finish() | 1
+}
 #[cfg(test)]
 mod tests {
     use super::*;
