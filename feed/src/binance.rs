@@ -4,15 +4,18 @@
 //!
 //! # How
 //!
-//! `bookTicker` and `trade` frames in the exact layout Binance sends them (keys in the
-//! documented order, no whitespace, no escapes) take a byte-level fast path that reads the frame
-//! once and finds each field at its known place (`canonical`). Every other frame — and any frame
-//! the fast path does not recognise byte for byte, including every invalid one — goes the
-//! general way: simd-json parses it into a tape held by the decoder and reused for every message
-//! (with its scratch buffers), so steady-state decoding allocates nothing, and a schema-specific
-//! walk over the tape picks the fields. Both convert decimal strings to fixed point with
-//! [`parse_decimal`] at each instrument's scale, and a property test checks they agree. Depth levels land in two buffers owned by the
-//! decoder ([`BinanceDecoder::bids`], [`BinanceDecoder::asks`]), capacity [`MAX_LEVELS`].
+//! `bookTicker`, `depthUpdate` and `trade` frames in the exact layout Binance sends them (keys
+//! in the documented order, no whitespace, no escapes) take a byte-level fast path
+//! (`canonical`) that reads the frame once, front to back, eight bytes at a time where it can:
+//! each field is found at its known place, each decimal converted where it stands, and each
+//! depth level written to the decoder's buffer in the same pass. Every other frame — and any
+//! frame the fast path does not recognise byte for byte, including every invalid one — goes
+//! the general way: simd-json parses it into a tape held by the decoder and reused for every
+//! message (with its scratch buffers), so steady-state decoding allocates nothing, and a
+//! schema-specific walk over the tape picks the fields. Both convert decimal strings to fixed
+//! point exactly as [`parse_decimal`] does at each instrument's scale, and a property test
+//! checks they agree. Depth levels land in two buffers owned by the decoder
+//! ([`BinanceDecoder::bids`], [`BinanceDecoder::asks`]), capacity [`MAX_LEVELS`].
 //!
 //! # Errors
 //!
@@ -292,68 +295,121 @@ impl BinanceDecoder {
         })
     }
 
-    /// The fast path: a canonical `bookTicker` or `trade` whose values all convert; `None` sends
-    /// the frame down the general path (which also names any error).
+    /// The fast path: a canonical `bookTicker`, `depthUpdate` or `trade` whose values all
+    /// convert and pass the general path's checks; `None` sends the frame down the general path
+    /// (which also names any error).
     fn decode_canonical(&mut self, input: &[u8], recv_tsc: u64) -> Option<BinanceMessage> {
-        let positive =
-            |text: &[u8], decimals| parse_decimal(text, decimals).ok().filter(|v| *v > 0);
-        if let Some(f) = canonical::book_ticker(input) {
-            let spec = self.spec(f.symbol).ok()?;
-            let (pd, qd) = (spec.price_decimals, spec.qty_decimals);
-            return Some(BinanceMessage::BookTicker(Quote {
-                instrument: spec.instrument,
-                bid: Price(positive(f.bid, pd)?),
-                bid_qty: Qty(positive(f.bid_qty, qd)?),
-                ask: Price(positive(f.ask, pd)?),
-                ask_qty: Qty(positive(f.ask_qty, qd)?),
-                exchange_seq: f.update_id,
-                recv_tsc,
-            }));
+        let positive = |value: i64| (value > 0).then_some(value);
+        match canonical::frame(input)? {
+            canonical::Frame::BookTicker(head) => {
+                let (spec, new) = self.fast_scale(head.symbol)?;
+                let v = head.values(spec.price_decimals, spec.qty_decimals)?;
+                let quote = Quote {
+                    instrument: spec.instrument,
+                    bid: Price(positive(v.bid)?),
+                    bid_qty: Qty(positive(v.bid_qty)?),
+                    ask: Price(positive(v.ask)?),
+                    ask_qty: Qty(positive(v.ask_qty)?),
+                    exchange_seq: head.update_id,
+                    recv_tsc,
+                };
+                self.accept_symbol(head.symbol, new)?;
+                Some(BinanceMessage::BookTicker(quote))
+            }
+            canonical::Frame::DepthUpdate(head) => self.canonical_depth(head),
+            canonical::Frame::Trade(head) => {
+                let (spec, new) = self.fast_scale(head.symbol)?;
+                let v = head.values(spec.price_decimals, spec.qty_decimals)?;
+                let trade = Trade {
+                    instrument: spec.instrument,
+                    price: Price(positive(v.price)?),
+                    qty: Qty(positive(v.qty)?),
+                    aggressor: if v.buyer_is_maker {
+                        Side::Sell
+                    } else {
+                        Side::Buy
+                    },
+                    trade_id: v.trade_id,
+                    recv_tsc,
+                };
+                self.accept_symbol(head.symbol, new)?;
+                Some(BinanceMessage::Trade(trade))
+            }
         }
-        if let Some(f) = canonical::depth_update(input) {
-            return self.canonical_depth(&f);
-        }
-        let f = canonical::trade(input)?;
-        let spec = self.spec(f.symbol).ok()?;
-        Some(BinanceMessage::Trade(Trade {
-            instrument: spec.instrument,
-            price: Price(positive(f.price, spec.price_decimals)?),
-            qty: Qty(positive(f.qty, spec.qty_decimals)?),
-            aggressor: if f.buyer_is_maker {
-                Side::Sell
-            } else {
-                Side::Buy
-            },
-            trade_id: f.trade_id,
-            recv_tsc,
-        }))
     }
 
-    /// A canonical depth diff's levels into the decoder's buffers, checked as the general path
-    /// checks them; `None` declines.
-    fn canonical_depth(&mut self, f: &canonical::DepthFields<'_>) -> Option<BinanceMessage> {
-        if f.first_update_id > f.last_update_id {
+    /// The scale of `symbol` for the fast path, which adds a symbol only once its frame is
+    /// accepted (so a frame the general path then rejects adds none): `(scale, true)` for a
+    /// symbol [`BinanceDecoder::any_symbol`] would add, with the instrument it would get.
+    fn fast_scale(&self, symbol: &[u8]) -> Option<(Scale, bool)> {
+        if let Some(spec) = self.symbols.iter().find(|s| s.symbol.as_bytes() == symbol) {
+            return Some((Scale::from(spec), false));
+        }
+        let (price_decimals, qty_decimals) = self.auto_symbols?;
+        let instrument = u16::try_from(self.symbols.len())
+            .ok()
+            .filter(|n| *n < u16::MAX)?;
+        Some((
+            Scale {
+                instrument: InstrumentId(instrument),
+                price_decimals,
+                qty_decimals,
+            },
+            true,
+        ))
+    }
+
+    /// Adds `symbol` when [`BinanceDecoder::fast_scale`] found it `new`, once its frame is
+    /// accepted.
+    fn accept_symbol(&mut self, symbol: &[u8], new: bool) -> Option<()> {
+        if new {
+            self.spec(std::str::from_utf8(symbol).ok()?).ok()?;
+        }
+        Some(())
+    }
+
+    /// A canonical depth diff's levels into the decoder's buffers in the pass that reads them,
+    /// checked as the general path checks them; `None` declines (and leaves both buffers
+    /// empty for the general path to fill).
+    fn canonical_depth(&mut self, head: canonical::DepthHead<'_>) -> Option<BinanceMessage> {
+        if head.first_update_id > head.last_update_id {
             return None;
         }
-        let spec = self.spec(f.symbol).ok()?;
-        for (contents, out) in [(f.bids, &mut self.bids), (f.asks, &mut self.asks)] {
-            out.clear();
-            canonical::levels(contents, |price, qty| {
-                let price = parse_decimal(price, spec.price_decimals)
-                    .ok()
-                    .filter(|p| *p > 0)?;
-                let qty = parse_decimal(qty, spec.qty_decimals)
-                    .ok()
-                    .filter(|q| *q >= 0)?;
-                (out.len() < MAX_LEVELS).then(|| out.push((Price(price), Qty(qty))))
-            })?;
-        }
-        Some(BinanceMessage::DepthUpdate(DepthUpdate {
+        let (spec, new) = self.fast_scale(head.symbol)?;
+        let message = BinanceMessage::DepthUpdate(DepthUpdate {
             instrument: spec.instrument,
-            first_update_id: f.first_update_id,
-            last_update_id: f.last_update_id,
-            event_time_ms: f.event_time_ms,
-        }))
+            first_update_id: head.first_update_id,
+            last_update_id: head.last_update_id,
+            event_time_ms: head.event_time_ms,
+        });
+        let symbol = head.symbol;
+        let (bids, asks) = (&mut self.bids, &mut self.asks);
+        bids.clear();
+        asks.clear();
+        // Zero quantities are kept (a diff deletes with them); the buffers have `MAX_LEVELS`
+        // of capacity, so `push` never allocates.
+        let read = head.levels(
+            spec.price_decimals,
+            spec.qty_decimals,
+            |side, price, qty| {
+                let out = match side {
+                    Side::Buy => &mut *bids,
+                    Side::Sell => &mut *asks,
+                };
+                if price <= 0 || qty < 0 || out.len() >= MAX_LEVELS {
+                    return None;
+                }
+                out.push((Price(price), Qty(qty)));
+                Some(())
+            },
+        );
+        if read.is_none() {
+            self.bids.clear();
+            self.asks.clear();
+            return None;
+        }
+        self.accept_symbol(symbol, new)?;
+        Some(message)
     }
 
     fn book_ticker(
@@ -453,6 +509,7 @@ impl BinanceDecoder {
 mod tests {
     use super::*;
     use crate::fixed::DecimalError;
+    use proptest::prelude::*;
 
     fn decoder() -> BinanceDecoder {
         BinanceDecoder::new(vec![SymbolSpec {
@@ -550,6 +607,47 @@ mod tests {
             })
         );
         assert_eq!(d.asks(), &[(Price(400_000_200), Qty(1_200_000_000))]);
+    }
+
+    #[test]
+    fn any_symbol_adds_symbols_only_for_accepted_frames() {
+        let mut d = BinanceDecoder::any_symbol(2, 8);
+        let ticker = |symbol: &str, bid: &str| {
+            format!(r#"{{"u":1,"s":"{symbol}","b":"{bid}","B":"1.00000000","a":"2.00","A":"1"}}"#)
+        };
+        // Not canonical (a trailing space), valid: the general path adds the symbol.
+        assert!(decode(&mut d, &format!("{} ", ticker("AAA", "1.00")))
+            .is_ok_and(|m| m.kind() == "bookTicker"));
+        assert_eq!(d.symbols().len(), 1);
+        // Canonical up to its end, then refused by both paths: nothing added.
+        assert!(decode(&mut d, &format!("{}x", ticker("BBB", "1.00"))).is_err());
+        // Declined by the fast path alone: nothing added by it.
+        assert!(d
+            .decode_canonical(ticker("BBB", "1.001").as_bytes(), 0)
+            .is_none());
+        assert_eq!(d.symbols().len(), 1);
+        // Fast path, general path (`1.001` is too precise at 2 decimals), fast path again.
+        for (symbol, bid, expected) in [
+            ("CCC", "1.50", Ok(InstrumentId(1))),
+            (
+                "DDD",
+                "1.001",
+                Err(field(
+                    "b",
+                    FieldProblem::Decimal(DecimalError::TooPrecise(2)),
+                )),
+            ),
+            ("EEE", "3", Ok(InstrumentId(3))),
+            ("CCC", "1", Ok(InstrumentId(1))),
+        ] {
+            let got = decode(&mut d, &ticker(symbol, bid)).map(|m| match m {
+                BinanceMessage::BookTicker(q) => q.instrument,
+                other => panic!("{other:?}"),
+            });
+            assert_eq!(got, expected, "{symbol}");
+        }
+        let names: Vec<&str> = d.symbols().iter().map(|s| s.symbol.as_str()).collect();
+        assert_eq!(names, ["AAA", "CCC", "DDD", "EEE"]);
     }
 
     #[test]
@@ -685,26 +783,91 @@ mod tests {
         d.decode_tape(&mut bytes, 77)
     }
 
-    fn number_text() -> impl proptest::strategy::Strategy<Value = String> {
-        use proptest::prelude::*;
+    /// Decimal strings for the property test: the usual shapes, ones whose parts straddle the
+    /// fast path's 8-byte words (1..=20 digits a side, runs of 7, 8, 9, 16, 17), and ones with a
+    /// byte next to a digit (`/`, `:`), a point, a sign, an escape, a quote or a non-ASCII
+    /// character put at any place.
+    fn number_text() -> impl Strategy<Value = String> {
+        let run = || {
+            prop_oneof![
+                "[0-9]{1,20}",
+                proptest::sample::select(vec![7usize, 8, 9, 16, 17])
+                    .prop_flat_map(|n| proptest::collection::vec(
+                        proptest::char::range('0', '9'),
+                        n
+                    ))
+                    .prop_map(|d| d.into_iter().collect::<String>()),
+            ]
+        };
+        let straddling = (
+            proptest::bool::weighted(0.1),
+            run(),
+            proptest::option::of(run()),
+        )
+            .prop_map(|(negative, int, frac)| {
+                let sign = if negative { "-" } else { "" };
+                match frac {
+                    Some(frac) => format!("{sign}{int}.{frac}"),
+                    None => format!("{sign}{int}"),
+                }
+            });
+        let spoiled = (
+            "[0-9]{1,10}\\.[0-9]{1,10}",
+            proptest::sample::select(vec![
+                "/", ":", ".", "-", "+", "e", " ", "\\u0030", "\\\"", "É", "\u{7f}",
+            ]),
+            0usize..24,
+        )
+            .prop_map(|(text, bad, at)| {
+                let at = at % (text.len() + 1);
+                format!("{}{bad}{}", &text[..at], &text[at..])
+            });
         prop_oneof![
-            "[0-9]{1,12}",
-            "[0-9]{1,10}\\.[0-9]{0,10}",
-            "-[0-9]{1,4}\\.[0-9]{1,3}",
-            "[0-9a-z.eE+-]{0,6}",
+            12 => "[1-9][0-9]{0,5}\\.[0-9]{8}",
+            6 => "[1-9][0-9]{0,5}\\.[0-9]{1,2}0{0,8}",
+            1 => "[0-9]{1,12}",
+            1 => "[0-9]{1,10}\\.[0-9]{0,10}",
+            1 => "-[0-9]{1,4}\\.[0-9]{1,3}",
+            1 => "[0-9a-z.eE+-]{0,6}",
+            2 => straddling,
+            2 => spoiled,
         ]
     }
 
-    proptest::proptest! {
+    /// A number the fast path converts itself (at most 15 integer and 8 fraction digits).
+    fn in_fast_domain(number: &str) -> bool {
+        let body = number.strip_prefix('-').unwrap_or(number);
+        let (int, frac) = body.split_once('.').unwrap_or((body, "1"));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        (1..=15).contains(&int.len())
+            && (1..=8).contains(&frac.len())
+            && digits(int)
+            && digits(frac)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
         /// The fast path and the general path agree on every canonical frame: the same value
-        /// when the fast path accepts, and the general path's verdict when it declines.
+        /// and the same level buffers when the fast path accepts, and the general path's
+        /// verdict when it declines. And the fast path does accept every valid frame whose
+        /// symbol is plain and whose numbers are in its domain.
         #[test]
         fn fast_and_general_paths_agree(
             u in proptest::num::u64::ANY,
-            symbol in proptest::prop_oneof!["BNBUSDT", "[A-Z]{1,8}"],
+            first in proptest::num::u64::ANY,
+            symbol in prop_oneof![
+                4 => Just("BNBUSDT".to_string()),
+                4 => "[A-Z]{1,8}",
+                1 => "[ -~]{0,12}",
+                1 => "BNB\\\\u0055SDT|BNBUSDÉ",
+            ],
             fields in proptest::collection::vec(number_text(), 4),
+            levels in (0usize..=12, 0usize..=12),
+            scale in proptest::prop_oneof![3 => Just((8, 8)), 1 => (0u32..=10, 0u32..=10)],
             wrapped in proptest::bool::ANY,
             maker in proptest::bool::ANY,
+            edit in (proptest::num::usize::ANY, proptest::sample::select(b"[]{},:\"\\ 0.9-ax\x00".as_slice()), 0u8..3),
         ) {
             let ticker = format!(
                 r#"{{"u":{u},"s":"{symbol}","b":"{}","B":"{}","a":"{}","A":"{}"}}"#,
@@ -715,20 +878,64 @@ mod tests {
                 fields[0], fields[1]
             );
             let level = |i: usize| format!(r#"["{}","{}"]"#, fields[i % 4], fields[(i + 1) % 4]);
+            let side = |n: usize, from: usize| (from..from + n).map(level).collect::<Vec<_>>().join(",");
             let depth = format!(
-                r#"{{"e":"depthUpdate","E":3,"s":"{symbol}","U":{},"u":{u},"b":[{},{}],"a":[{}]}}"#,
-                u / 2, level(0), level(1), level(2)
+                r#"{{"e":"depthUpdate","E":3,"s":"{symbol}","U":{},"u":{u},"b":[{}],"a":[{}]}}"#,
+                // Now and then `U > u`, which both paths refuse.
+                if first % 4 == 0 { first } else { u / 2 },
+                side(levels.0, 0),
+                side(levels.1, 1)
             );
+            let plain_symbol = symbol.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+            let fast_numbers = fields.iter().all(|f| in_fast_domain(f));
             for payload in [ticker, trade, depth] {
                 let text = if wrapped {
                     format!(r#"{{"stream":"x@y","data":{payload}}}"#)
                 } else {
                     payload
                 };
-                let mut fast = BinanceDecoder::any_symbol(8, 8);
-                let mut slow = BinanceDecoder::any_symbol(8, 8);
-                proptest::prop_assert_eq!(decode(&mut fast, &text), general(&mut slow, &text), "{}", text);
+                // The frame with one byte deleted, replaced or inserted: whatever the general
+                // path makes of it, the fast path must agree.
+                let mut edited = text.clone().into_bytes();
+                let (at, byte, kind) = edit;
+                // Half of the edits hit the structure: a bracket, brace, comma, colon or quote.
+                let structure: Vec<usize> = (0..edited.len())
+                    .filter(|&i| b"[]{},:\"".contains(&edited[i]))
+                    .collect();
+                let at = if at % 2 == 0 {
+                    structure[(at / 2) % structure.len()]
+                } else {
+                    at % edited.len()
+                };
+                match kind {
+                    0 => { edited.remove(at); }
+                    1 => edited[at] = byte,
+                    _ => edited.insert(at, byte),
+                }
+                if let Ok(edited) = String::from_utf8(edited) {
+                    let mut fast = BinanceDecoder::any_symbol(scale.0, scale.1);
+                    let mut slow = BinanceDecoder::any_symbol(scale.0, scale.1);
+                    proptest::prop_assert_eq!(decode(&mut fast, &edited), general(&mut slow, &edited), "{}", edited);
+                    proptest::prop_assert_eq!((fast.bids(), fast.asks()), (slow.bids(), slow.asks()), "{}", edited);
+                }
+                let mut fast = BinanceDecoder::any_symbol(scale.0, scale.1);
+                let mut slow = BinanceDecoder::any_symbol(scale.0, scale.1);
+                let expected = general(&mut slow, &text);
+                proptest::prop_assert_eq!(decode(&mut fast, &text), expected, "{}", text);
                 proptest::prop_assert_eq!((fast.bids(), fast.asks()), (slow.bids(), slow.asks()), "{}", text);
+                proptest::prop_assert_eq!(fast.symbols(), slow.symbols(), "{}", text);
+                let mut canonical = BinanceDecoder::any_symbol(scale.0, scale.1);
+                let accepted = canonical.decode_canonical(text.as_bytes(), 77);
+                if let Some(message) = accepted {
+                    proptest::prop_assert_eq!(Ok(message), expected, "{}", text);
+                    proptest::prop_assert_eq!((canonical.bids(), canonical.asks()), (slow.bids(), slow.asks()), "{}", text);
+                } else {
+                    proptest::prop_assert!(
+                        expected.is_err() || !plain_symbol || !fast_numbers,
+                        "the fast path declined {}", text
+                    );
+                    proptest::prop_assert!(canonical.symbols().is_empty());
+                }
             }
         }
     }
