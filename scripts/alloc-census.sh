@@ -9,6 +9,8 @@
 #
 #   --plain      the venue over plain TCP (ws://) instead of TLS
 #   --seconds N  how long gdb counts (default 10)
+#
+# KEEP=1 keeps the work directory (the stacks gdb printed are in bt.txt there) and prints it.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 plain=""
@@ -17,7 +19,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --plain) plain="--plain"; shift ;;
         --seconds) seconds="$2"; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "alloc-census.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -32,7 +34,7 @@ engine_pid=""
 cleanup() {
     [ -n "$engine_pid" ] && kill -INT "$engine_pid" 2>/dev/null && wait "$engine_pid" 2>/dev/null
     [ -n "$venue_pid" ] && kill "$venue_pid" 2>/dev/null && wait "$venue_pid" 2>/dev/null
-    [ -n "${KEEP:-}" ] || rm -rf "$work"
+    if [ -n "${KEEP:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -73,7 +75,6 @@ for fn in malloc realloc calloc; do
     printf 'break %s thread %s\ncommands\nsilent\nbt 20\ncontinue\nend\n' "$fn" "$gdb_thread" >> "$work/gdb.cmd"
 done
 echo continue >> "$work/gdb.cmd"
-before=$(grep -c . "$work/engine.log" || true)
 timeout -s INT "$seconds" gdb -p "$engine_pid" -batch -x "$work/gdb.cmd" > "$work/bt.txt" 2>&1 || true
 python3 - "$work/bt.txt" "$seconds" "${plain:-tls}" <<'PY'
 import re, sys, collections
