@@ -13,19 +13,9 @@ use tickwire_shm::layout::{alarms, CounterId, FeedState};
 use tickwire_shm::region::RegionReader;
 use tickwire_tests::proxy::{Fault, FaultProxy};
 use tickwire_tests::{
-    test_config, wait_for, with_feed, EngineProcess, MonitorProcess, VenueProcess,
+    feed_state, test_config, wait_feed_live, wait_for, with_feed, EngineProcess, MonitorProcess,
+    VenueProcess,
 };
-
-fn feed_state(r: &RegionReader) -> Option<FeedState> {
-    FeedState::from_code(r.market(0).ok()?.feed_state)
-}
-
-fn wait_live(r: &RegionReader, after: &str) {
-    wait_for(Duration::from_secs(30), || {
-        (feed_state(r) == Some(FeedState::Live)).then_some(())
-    })
-    .unwrap_or_else(|| panic!("feed not live again after {after}: {:?}", r.market(0)));
-}
 
 /// Waits until counter `id` exceeds `above`.
 fn wait_counter(r: &RegionReader, id: CounterId, above: u64, what: &str) {
@@ -96,7 +86,7 @@ fn every_stream_fault_from_the_proxy_is_survived_and_shown() {
     let mut engine = EngineProcess::start(dir.path(), &config);
     let r = engine.wait_ready();
     let monitor = MonitorProcess::start(&engine.shm, &[]);
-    wait_live(&r, "start");
+    wait_feed_live(&r, "start");
     wait_for(Duration::from_secs(20), || {
         (r.open_orders().ok()?.count > 0).then_some(())
     })
@@ -113,7 +103,7 @@ fn every_stream_fault_from_the_proxy_is_survived_and_shown() {
     proxy.set(Fault::Malformed);
     wait_applied(&proxy, applied, "malformed");
     wait_counter(&r, CounterId::DecodeErrors, e0, "malformed JSON");
-    wait_live(&r, "malformed JSON");
+    wait_feed_live(&r, "malformed JSON");
     assert_eq!(
         reconnects(&r),
         c0,
@@ -128,7 +118,7 @@ fn every_stream_fault_from_the_proxy_is_survived_and_shown() {
     wait_applied(&proxy, applied, "drop depth");
     wait_counter(&r, CounterId::FeedGaps, g0, "dropped diff");
     wait_counter(&r, CounterId::FeedResyncs, resyncs, "resync after the gap");
-    wait_live(&r, "gap");
+    wait_feed_live(&r, "gap");
     assert_eq!(
         reconnects(&r),
         c0,
@@ -159,7 +149,7 @@ fn every_stream_fault_from_the_proxy_is_survived_and_shown() {
     proxy.set(Fault::SwapDepth);
     wait_applied(&proxy, applied, "swap depth");
     wait_counter(&r, CounterId::FeedGaps, g0, "reordered diffs");
-    wait_live(&r, "reordered diffs");
+    wait_feed_live(&r, "reordered diffs");
 
     // Stall: data stops but pings are answered. Stale, no quotes, alarm; no reconnect.
     let c0 = reconnects(&r);
@@ -172,7 +162,7 @@ fn every_stream_fault_from_the_proxy_is_survived_and_shown() {
         "a connection that answers pings is kept through a stall longer than dead_after"
     );
     proxy.set(Fault::Pass);
-    wait_live(&r, "stall");
+    wait_feed_live(&r, "stall");
     wait_for(Duration::from_secs(10), || {
         (r.open_orders().ok()?.count > 0).then_some(())
     })
@@ -184,7 +174,7 @@ fn every_stream_fault_from_the_proxy_is_survived_and_shown() {
     assert_not_quoting_and_alarmed(&r, &monitor, "the half-open connection");
     wait_counter(&r, CounterId::FeedReconnects, c0, "half-open connection");
     proxy.set(Fault::Pass);
-    wait_live(&r, "half-open connection");
+    wait_feed_live(&r, "half-open connection");
 
     // Slow drip: a frame never completes within dead_after_ms; reconnected, nothing decoded
     // from the partial frame.
@@ -193,7 +183,7 @@ fn every_stream_fault_from_the_proxy_is_survived_and_shown() {
     assert_not_quoting_and_alarmed(&r, &monitor, "the slow drip");
     wait_counter(&r, CounterId::FeedReconnects, c0, "slow drip");
     proxy.set(Fault::Pass);
-    wait_live(&r, "slow drip");
+    wait_feed_live(&r, "slow drip");
     assert_eq!(errors(&r), e0, "a dripped frame is not an error");
 
     // Reset in the middle of a frame: reconnected and resynchronised; the half frame never
@@ -210,7 +200,7 @@ fn every_stream_fault_from_the_proxy_is_survived_and_shown() {
         resyncs,
         "resync after the reset",
     );
-    wait_live(&r, "reset mid-frame");
+    wait_feed_live(&r, "reset mid-frame");
     assert_eq!(errors(&r), e0, "a half frame is not decoded");
 
     // A frame header announcing 256 MiB: refused on the header, reconnected, memory bounded.
@@ -219,7 +209,7 @@ fn every_stream_fault_from_the_proxy_is_survived_and_shown() {
     proxy.set(Fault::OversizeFrame);
     wait_applied(&proxy, applied, "oversize frame");
     wait_counter(&r, CounterId::FeedReconnects, c0, "oversize frame");
-    wait_live(&r, "oversize frame");
+    wait_feed_live(&r, "oversize frame");
 
     wait_for(Duration::from_secs(20), || {
         (r.open_orders().ok()?.count > 0).then_some(())

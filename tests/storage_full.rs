@@ -7,8 +7,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
-use tickwire_tests::{storage, test_config, wait_for, EngineProcess, MonitorProcess};
+use tickwire_tests::storage;
 
 /// A tmpfs mounted for the test, unmounted on drop.
 struct Tmpfs(PathBuf);
@@ -72,33 +71,19 @@ fn disk_full_under_the_journal_goes_reduce_only_and_loses_nothing() {
             return;
         }
     };
-    let config = test_config(dir.path(), "full", "");
-    let mut engine = EngineProcess::start(dir.path(), &config);
-    let reader = engine.wait_ready();
-    let monitor = MonitorProcess::start(&engine.shm, &["--stale-ms", "2000"]);
-    wait_for(Duration::from_secs(30), || {
-        (reader.fills_written() >= 3).then_some(())
-    })
-    .expect("trading before the disk fills");
+    let mut trading = storage::start_trading(dir.path(), "full");
 
     let filler = run.join("filler");
     let filled = fill(&filler);
     assert!(filled > 0, "the tmpfs took some filler");
 
     // The journal cannot write: alarm, reduce-only, records held in memory.
-    storage::wait_alarm_and_records_held(&monitor);
+    storage::wait_alarm_and_records_held(&trading.monitor);
 
     // Space returns: everything held is written, the alarm clears, trading resumes.
     std::fs::remove_file(&filler).expect("free the space");
-    storage::wait_recovered_and_trading(&monitor, &reader);
-
-    engine.signal(libc::SIGTERM);
-    assert!(
-        engine.wait_exit(Duration::from_secs(15)).success(),
-        "{}",
-        engine.stderr_text()
-    );
-    storage::assert_every_fill_journaled_once(&run.join("full.sqlite"), reader.fills_written());
-    drop(monitor);
+    storage::wait_recovered_and_trading(&trading.monitor, &trading.reader);
+    storage::stop_and_check_journal(&mut trading, &run.join("full.sqlite"));
+    drop(trading);
     drop(tmpfs);
 }

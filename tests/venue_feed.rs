@@ -4,19 +4,9 @@
 
 use std::time::Duration;
 use tickwire_shm::layout::{CounterId, DataSource, FeedState};
-use tickwire_shm::region::RegionReader;
-use tickwire_tests::{test_config, wait_for, with_feed, EngineProcess, VenueProcess};
-
-fn feed_state(r: &RegionReader) -> Option<FeedState> {
-    FeedState::from_code(r.market(0).ok()?.feed_state)
-}
-
-fn wait_live(r: &RegionReader, what: &str) {
-    wait_for(Duration::from_secs(30), || {
-        (feed_state(r) == Some(FeedState::Live)).then_some(())
-    })
-    .unwrap_or_else(|| panic!("feed not live again after {what}: {:?}", r.market(0)));
-}
+use tickwire_tests::{
+    feed_state, test_config, wait_feed_live, wait_for, with_feed, EngineProcess, VenueProcess,
+};
 
 #[test]
 fn trades_on_venue_data_and_recovers_from_every_feed_fault() {
@@ -25,7 +15,7 @@ fn trades_on_venue_data_and_recovers_from_every_feed_fault() {
     let config = with_feed(&test_config(dir.path(), "vfeed", ""), &venue.feed_config());
     let mut engine = EngineProcess::start(dir.path(), &config);
     let r = engine.wait_ready();
-    wait_live(&r, "start");
+    wait_feed_live(&r, "start");
     let m = r.market(0).expect("market");
     assert_eq!(
         DataSource::from_code(m.data_source),
@@ -49,7 +39,7 @@ fn trades_on_venue_data_and_recovers_from_every_feed_fault() {
         (r.counter(CounterId::FeedReconnects) >= 1).then_some(())
     })
     .expect("reconnect counted");
-    wait_live(&r, "disconnect");
+    wait_feed_live(&r, "disconnect");
     assert!(
         r.counter(CounterId::FeedResyncs) > resyncs,
         "resynchronised after reconnecting"
@@ -61,7 +51,7 @@ fn trades_on_venue_data_and_recovers_from_every_feed_fault() {
         (r.counter(CounterId::FeedGaps) >= 1).then_some(())
     })
     .expect("gap detected");
-    wait_live(&r, "gap");
+    wait_feed_live(&r, "gap");
 
     // Malformed frame: counted, the connection carries on.
     assert_eq!(venue.fault(r#"{"kind":"malformed"}"#), 200);
@@ -69,7 +59,7 @@ fn trades_on_venue_data_and_recovers_from_every_feed_fault() {
         (r.counter(CounterId::DecodeErrors) >= 1).then_some(())
     })
     .expect("decode error counted");
-    wait_live(&r, "malformed frame");
+    wait_feed_live(&r, "malformed frame");
 
     // Latency: every frame delayed 20 ms; data keeps flowing and the feed stays live.
     assert_eq!(venue.fault(r#"{"kind":"latency","us":20000}"#), 200);
@@ -91,7 +81,7 @@ fn trades_on_venue_data_and_recovers_from_every_feed_fault() {
         (r.open_orders().ok()?.count == 0).then_some(())
     })
     .expect("quotes cancelled while stale");
-    wait_live(&r, "stall");
+    wait_feed_live(&r, "stall");
     wait_for(Duration::from_secs(10), || {
         (r.open_orders().ok()?.count > 0).then_some(())
     })

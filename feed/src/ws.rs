@@ -785,24 +785,14 @@ impl WsConnection {
             if let Some(why) = violation {
                 return Some(self.fail(registry, now, Cause::Protocol, format!("read: {why}")));
             }
-            match h.opcode {
-                Opcode::Text | Opcode::Binary if h.fin => {
-                    let body = &mut b.rx[payload];
-                    if h.opcode == Opcode::Text && std::str::from_utf8(body).is_err() {
-                        return Some(self.fail(
-                            registry,
-                            now,
-                            Cause::Protocol,
-                            "read: a text message that is not UTF-8".into(),
-                        ));
-                    }
-                    self.backoff = self.settings.backoff_min;
-                    on_message(body);
-                }
+            // A whole message: `Some(text?, assembled from fragments?)`.
+            let whole = match h.opcode {
+                Opcode::Text | Opcode::Binary if h.fin => Some((h.opcode == Opcode::Text, false)),
                 Opcode::Text | Opcode::Binary => {
                     b.message.clear();
-                    b.message.extend_from_slice(&b.rx[payload]);
+                    b.message.extend_from_slice(&b.rx[payload.clone()]);
                     *fragment = Some(h.opcode);
+                    None
                 }
                 Opcode::Continuation => {
                     if b.message.len() + payload.len() > max_message {
@@ -813,22 +803,30 @@ impl WsConnection {
                             format!("read: a fragmented message over {max_message} bytes"),
                         ));
                     }
-                    b.message.extend_from_slice(&b.rx[payload]);
-                    if h.fin {
-                        let text = *fragment == Some(Opcode::Text);
-                        *fragment = None;
-                        if text && std::str::from_utf8(&b.message).is_err() {
-                            return Some(self.fail(
-                                registry,
-                                now,
-                                Cause::Protocol,
-                                "read: a text message that is not UTF-8".into(),
-                            ));
-                        }
-                        self.backoff = self.settings.backoff_min;
-                        on_message(&mut b.message);
-                    }
+                    b.message.extend_from_slice(&b.rx[payload.clone()]);
+                    h.fin.then(|| (fragment.take() == Some(Opcode::Text), true))
                 }
+                _ => None,
+            };
+            if let Some((text, assembled)) = whole {
+                let body = if assembled {
+                    &mut b.message[..]
+                } else {
+                    &mut b.rx[payload]
+                };
+                if text && std::str::from_utf8(body).is_err() {
+                    return Some(self.fail(
+                        registry,
+                        now,
+                        Cause::Protocol,
+                        "read: a text message that is not UTF-8".into(),
+                    ));
+                }
+                self.backoff = self.settings.backoff_min;
+                on_message(body);
+                continue;
+            }
+            match h.opcode {
                 Opcode::Ping => {
                     let mut echo = [0u8; 125];
                     let n = payload.len();
@@ -838,7 +836,7 @@ impl WsConnection {
                         return Some(self.fail(registry, now, Cause::Write, format!("pong: {e}")));
                     }
                 }
-                Opcode::Pong => {}
+                Opcode::Pong | Opcode::Text | Opcode::Binary | Opcode::Continuation => {}
                 Opcode::Close => {
                     let body = &b.rx[payload];
                     let why = match body {

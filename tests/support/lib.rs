@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tickwire_shm::layout::flags;
+use tickwire_shm::layout::{flags, FeedState};
 use tickwire_shm::region::RegionReader;
 
 /// Path of a workspace binary, built once per test process with the same profile as the tests.
@@ -228,6 +228,19 @@ pub fn children_of(pid: u32) -> Vec<u32> {
             })
         })
         .collect()
+}
+
+/// The feed state of instrument 0, if the region can be read.
+pub fn feed_state(r: &RegionReader) -> Option<FeedState> {
+    FeedState::from_code(r.market(0).ok()?.feed_state)
+}
+
+/// Waits (30 s at most) until instrument 0's feed is live; panics naming `after` otherwise.
+pub fn wait_feed_live(r: &RegionReader, after: &str) {
+    wait_for(Duration::from_secs(30), || {
+        (feed_state(r) == Some(FeedState::Live)).then_some(())
+    })
+    .unwrap_or_else(|| panic!("feed not live after {after}: {:?}", r.market(0)));
 }
 
 /// A running venue simulator, killed on drop.

@@ -1,10 +1,50 @@
 //! What the operator must see when the journal cannot be written (disk full, database locked
 //! by another process), and what must not be lost: shared by the storage tests.
 
-use crate::{wait_for, MonitorProcess};
+use crate::{test_config, wait_for, EngineProcess, MonitorProcess};
 use std::path::Path;
 use std::time::Duration;
 use tickwire_shm::region::RegionReader;
+
+/// An engine trading on the synthetic feed with a monitor beside it.
+#[derive(Debug)]
+pub struct Trading {
+    /// The engine.
+    pub engine: EngineProcess,
+    /// Its region.
+    pub reader: RegionReader,
+    /// The monitor on its region.
+    pub monitor: MonitorProcess,
+}
+
+/// Starts an engine (instance `instance`, files in `dir`) and a monitor, and waits for the
+/// first fills.
+pub fn start_trading(dir: &Path, instance: &str) -> Trading {
+    let mut engine = EngineProcess::start(dir, &test_config(dir, instance, ""));
+    let reader = engine.wait_ready();
+    let monitor = MonitorProcess::start(&engine.shm, &["--stale-ms", "2000"]);
+    wait_for(Duration::from_secs(30), || {
+        (reader.fills_written() >= 3).then_some(())
+    })
+    .expect("trading before the journal is blocked");
+    Trading {
+        engine,
+        reader,
+        monitor,
+    }
+}
+
+/// Stops the engine with SIGTERM (exit 0) and checks its journal at `journal` holds every
+/// fill it made, each once.
+pub fn stop_and_check_journal(trading: &mut Trading, journal: &Path) {
+    trading.engine.signal(libc::SIGTERM);
+    assert!(
+        trading.engine.wait_exit(Duration::from_secs(15)).success(),
+        "{}",
+        trading.engine.stderr_text()
+    );
+    assert_every_fill_journaled_once(journal, trading.reader.fills_written());
+}
 
 /// Waits for the storage alarm and reduce-only (reason `storage`) in `/api/state` and
 /// `/health` (still 200: the engine is alive), and for records held in memory; returns how
@@ -58,7 +98,7 @@ pub fn wait_recovered_and_trading(monitor: &MonitorProcess, reader: &RegionReade
 }
 
 /// After a clean stop: the journal at `path` holds `fills` fills, each once.
-pub fn assert_every_fill_journaled_once(path: &Path, fills: u64) {
+fn assert_every_fill_journaled_once(path: &Path, fills: u64) {
     let journal = rusqlite::Connection::open(path).expect("journal");
     let rows: u64 = journal
         .query_row("SELECT COUNT(*) FROM fills", [], |r| r.get(0))
