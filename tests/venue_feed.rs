@@ -16,7 +16,12 @@ fn trades_on_venue_data_and_recovers_from_every_feed_fault() {
     let mut engine = EngineProcess::start(dir.path(), &config);
     let r = engine.wait_ready();
     wait_feed_live(&r, "start");
-    let m = r.market(0).expect("market");
+    // Live means the book is synchronised from the snapshot; the top of book in the market
+    // cell comes with the first bookTicker after it.
+    let m = wait_for(Duration::from_secs(10), || {
+        r.market(0).ok().filter(|m| m.bid > 0)
+    })
+    .unwrap_or_else(|| panic!("no quote after the feed went live: {:?}", r.market(0)));
     assert_eq!(
         DataSource::from_code(m.data_source),
         Some(DataSource::VenueSim)
