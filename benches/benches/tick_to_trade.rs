@@ -57,7 +57,7 @@ mod packet_tap;
 use futures_util::{SinkExt, StreamExt};
 use harness::{
     allowed_cpus, client_text_frame, connect_raw, pin_current_thread, FrameHead, Harness,
-    HarnessSettings, Market, MarketSettings, ServeLog,
+    HarnessSettings, Market, ServeLog, WireEvent,
 };
 use plotters::prelude::*;
 use serde::Deserialize;
@@ -73,7 +73,7 @@ use tickwire_benches::{arg, arg_text, release_dir, workspace};
 use tickwire_shm::layout::{CounterId, Stage};
 use tickwire_shm::region::RegionReader;
 use tickwire_venue::flow::FlowParams;
-use tickwire_venue::server::TapEvent;
+use tickwire_venue::server::VenueSettings;
 use tickwire_venue::wire::Symbol;
 
 const TICK: i64 = 1;
@@ -143,8 +143,8 @@ fn placement() -> Placement {
 
 /// The market the venue ran for this bench: one instrument, a 5-level ladder around a seeded
 /// random walk, no takers, a step every `step`, depth diffs every 100 ms.
-fn market_settings(step: Duration) -> MarketSettings {
-    MarketSettings {
+fn market_settings(step: Duration) -> VenueSettings {
+    VenueSettings {
         symbol: Symbol {
             name: "BTCUSDT".into(),
             price_decimals: 2,
@@ -173,17 +173,17 @@ struct Figures {
 }
 
 /// Pairs each quote with the first order received before the next quote (times in ns).
-fn attribute(events: &[(u64, TapEvent)]) -> Figures {
+fn attribute(events: &[(u64, WireEvent)]) -> Figures {
     let mut f = Figures::default();
     let mut open: Option<u64> = None;
     for &(at, event) in events {
         match event {
-            TapEvent::QuoteSent => {
+            WireEvent::QuoteSent => {
                 if open.replace(at).is_some() {
                     f.missed += 1;
                 }
             }
-            TapEvent::OrderReceived => {
+            WireEvent::OrderReceived => {
                 if let Some(sent) = open.take() {
                     f.samples.push(at.saturating_sub(sent));
                 }

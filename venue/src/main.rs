@@ -112,8 +112,6 @@ fn main() -> Result<()> {
         },
         step: Duration::from_millis(cli.step_ms),
         depth_interval: Duration::from_millis(100),
-        order_sink: false,
-        tap: None,
     };
     let tls = if cli.plain {
         None

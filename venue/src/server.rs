@@ -60,48 +60,6 @@ pub struct VenueSettings {
     pub step: Duration,
     /// Interval of depth diffs (`@depth@100ms`).
     pub depth_interval: Duration,
-    /// Orders go to a private book that never meets the market (benches): they are
-    /// acknowledged, rest and cancel as usual, but do not change the public stream, so every
-    /// client sees the same market for the same seed.
-    pub order_sink: bool,
-    /// Timestamps of quotes sent and orders received, for wire-to-wire benches.
-    pub tap: Option<Arc<WireTap>>,
-}
-
-/// What a [`WireTap`] saw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TapEvent {
-    /// A bookTicker frame was written to a market data socket.
-    QuoteSent,
-    /// An `order.*` request was read from a WebSocket API socket.
-    OrderReceived,
-}
-
-/// Timestamps taken at the venue's side of the wire: right after a quote frame is written to
-/// the socket, and right after an order request is read from one, before any parsing.
-#[derive(Debug, Default)]
-pub struct WireTap {
-    events: std::sync::Mutex<Vec<(std::time::Instant, TapEvent)>>,
-}
-
-impl WireTap {
-    fn record(&self, event: TapEvent) {
-        let now = std::time::Instant::now();
-        self.events
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push((now, event));
-    }
-
-    /// Takes everything recorded so far, in the order recorded.
-    pub fn take(&self) -> Vec<(std::time::Instant, TapEvent)> {
-        std::mem::take(
-            &mut *self
-                .events
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
-    }
 }
 
 /// Which stream a frame belongs to.
@@ -277,7 +235,6 @@ async fn serve_tls(
 async fn run_exchange(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>) {
     let s = &shared.settings;
     let mut ex = Exchange::new(s.tick, s.lot);
-    let mut sink = s.order_sink.then(|| Exchange::new(s.tick, s.lot));
     let mut flow = MarketFlow::new(s.flow.clone());
     let mut accounts: HashMap<String, AccountId> = HashMap::new();
     let mut users: HashMap<AccountId, Vec<mpsc::UnboundedSender<String>>> = HashMap::new();
@@ -317,10 +274,6 @@ async fn run_exchange(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>
                 Some(Command::Api { id, request, session }) => {
                     let order_request =
                         matches!(request, ApiRequest::Place { .. } | ApiRequest::Cancel { .. });
-                    let ex = match sink.as_mut() {
-                        Some(private) => private,
-                        None => &mut ex,
-                    };
                     let mut account_of = |key: &str| {
                         let next = accounts.len() as AccountId + 1;
                         *accounts.entry(key.to_string()).or_insert(next)
@@ -378,9 +331,6 @@ async fn run_exchange(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>
             },
         }
         publish(&shared, &mut ex, &mut users, &mut last_top);
-        if let Some(private) = sink.as_mut() {
-            route_events(&shared, private, &mut users);
-        }
     }
 }
 
@@ -556,11 +506,6 @@ async fn market_session(
                 if socket.send(Message::Text(text.into())).await.is_err() {
                     return;
                 }
-                if frame.kind == StreamKind::BookTicker {
-                    if let Some(tap) = &shared.settings.tap {
-                        tap.record(TapEvent::QuoteSent);
-                    }
-                }
             }
             _ = disconnect.changed() => return,
             incoming = socket.recv() => match incoming {
@@ -588,11 +533,6 @@ async fn api_session(shared: Arc<Shared>, mut socket: WebSocket) {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                     Some(Ok(_)) => continue,
                 };
-                if let Some(tap) = &shared.settings.tap {
-                    if text.contains("\"order.") {
-                        tap.record(TapEvent::OrderReceived);
-                    }
-                }
                 match parse_request(&text, &shared.settings.symbol) {
                     Err((id, error)) => {
                         let _ = out_tx.send(error_response(&id, 400, &error).to_string());

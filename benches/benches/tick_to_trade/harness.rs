@@ -43,8 +43,8 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tickwire_venue::exchange::{AccountId, Exchange, Levels, VenueEvent};
-use tickwire_venue::flow::{FlowParams, MarketFlow};
-use tickwire_venue::server::TapEvent;
+use tickwire_venue::flow::MarketFlow;
+use tickwire_venue::server::VenueSettings;
 use tickwire_venue::wire::{error_response, ok_response, parse_request, ApiRequest, Symbol};
 
 /// WebSocket opcodes (RFC 6455 §5.2).
@@ -94,21 +94,13 @@ impl Stream {
     }
 }
 
-/// The seeded market the venue would run (the fields of the venue's own settings).
-#[derive(Debug, Clone)]
-pub struct MarketSettings {
-    /// The instrument.
-    pub symbol: Symbol,
-    /// Tick size, price units.
-    pub tick: i64,
-    /// Lot size, quantity units.
-    pub lot: i64,
-    /// The background market.
-    pub flow: FlowParams,
-    /// Interval of the market's steps (a bookTicker when the top changes).
-    pub step: Duration,
-    /// Interval of depth diffs.
-    pub depth_interval: Duration,
+/// What the harness timestamps on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireEvent {
+    /// A bookTicker frame was written to a market-data socket.
+    QuoteSent,
+    /// An `order.*` request arrived on an order-entry socket.
+    OrderReceived,
 }
 
 /// One recorded frame.
@@ -159,7 +151,7 @@ impl Market {
     /// Runs the market for `span` and keeps what the venue would send, frame by frame: per step
     /// the trades, then a bookTicker when the top changed (as the venue publishes); a depth diff
     /// every `depth_interval`, half a step after its step so it never shares a quote's turn.
-    pub fn record(s: &MarketSettings, span: Duration) -> Self {
+    pub fn record(s: &VenueSettings, span: Duration) -> Self {
         let mut ex = Exchange::new(s.tick, s.lot);
         let mut flow = MarketFlow::new(s.flow.clone());
         let start_ms = unix_ms();
@@ -662,7 +654,7 @@ struct Shared {
 #[derive(Debug, Default)]
 pub struct ServeLog {
     /// Quote sends and order receipts, in order.
-    pub events: Vec<(u64, TapEvent)>,
+    pub events: Vec<(u64, WireEvent)>,
     /// The measured window, once the stream started.
     pub window: Option<(u64, u64)>,
     /// Per bookTicker in the window: its send timestamp minus its schedule, ns (the harness's
@@ -719,7 +711,7 @@ pub struct ServeLog {
 impl ServeLog {
     /// The events of the measured window: from its start, through the first quote sent after
     /// its end (which closes the window's last quote).
-    pub fn measured(&self) -> Vec<(u64, TapEvent)> {
+    pub fn measured(&self) -> Vec<(u64, WireEvent)> {
         let Some((from, until)) = self.window else {
             return Vec::new();
         };
@@ -728,12 +720,12 @@ impl ServeLog {
             .iter()
             .copied()
             .filter(|(at, _)| *at >= from)
-            .take_while(|(at, e)| !(*e == TapEvent::QuoteSent && *at >= until))
+            .take_while(|(at, e)| !(*e == WireEvent::QuoteSent && *at >= until))
             .collect();
         if let Some(&closing) = self
             .events
             .iter()
-            .find(|(at, e)| *e == TapEvent::QuoteSent && *at >= until)
+            .find(|(at, e)| *e == WireEvent::QuoteSent && *at >= until)
         {
             out.push(closing);
         }
@@ -992,47 +984,11 @@ fn take_tx_stamp(socket: &TcpStream) -> Option<u64> {
 }
 
 /// A non-blocking `recvmsg` into `buf`: the bytes read, and with `SO_TIMESTAMPNS` on, the
-/// kernel's receive time (`CLOCK_REALTIME` ns) of the last segment the read consumed. On
-/// loopback that time is taken while the sender's `write` hands the segment over
-/// (`netif_rx`), so it does not depend on when this thread gets to run.
+/// kernel's receive time of the last segment the read consumed. On loopback that time is taken
+/// while the sender's `write` hands the segment over (`netif_rx`), so it does not depend on
+/// when this thread gets to run.
 fn recv_stamped(socket: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, Option<u64>)> {
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    // u64s: the control buffer must be aligned for `cmsghdr`.
-    let mut control = [0u64; 16];
-    // SAFETY: `msghdr` is plain data, for which all zeroes is valid (no name, no buffers).
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control) as _;
-    // SAFETY: recvmsg(2) on a socket this `TcpStream` owns; `msg` points at one iovec over
-    // `buf` and at `control`, both alive and exclusively borrowed across the call, with their
-    // true lengths.
-    let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut stamp = None;
-    // SAFETY: `msg` was filled by recvmsg(2): CMSG_FIRSTHDR/CMSG_NXTHDR walk the control
-    // bytes it wrote, within `msg_controllen`, and return null at the end.
-    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
-    while !cmsg.is_null() {
-        // SAFETY: `cmsg` is non-null and points at a header inside `control` (see above).
-        let header = unsafe { &*cmsg };
-        if header.cmsg_level == libc::SOL_SOCKET && header.cmsg_type == libc::SCM_TIMESTAMPNS {
-            // SAFETY: an SCM_TIMESTAMPNS message carries one `timespec` after its header;
-            // CMSG_DATA points at it, possibly unaligned, hence `read_unaligned`.
-            let ts: libc::timespec =
-                unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
-            stamp = Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
-        }
-        // SAFETY: as for CMSG_FIRSTHDR: `cmsg` is a header of this message.
-        cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
-    }
-    Ok((n as usize, stamp))
+    crate::packet_tap::recv_stamped(socket.as_raw_fd(), buf, libc::MSG_DONTWAIT)
 }
 
 /// Sleeps until a session's socket is readable (or writable, while it has bytes queued), or
@@ -1163,7 +1119,7 @@ fn serve(
                                 written
                             }
                         };
-                        log.events.push((sent, TapEvent::QuoteSent));
+                        log.events.push((sent, WireEvent::QuoteSent));
                         spin_until = Some(Instant::now() + SPIN_AFTER_QUOTE);
                         if in_window {
                             log.send_late_ns
@@ -1224,7 +1180,7 @@ fn serve(
                                 log.read_stamped_orders += 1;
                             }
                             log.events
-                                .push((sent.unwrap_or(stamp), TapEvent::OrderReceived));
+                                .push((sent.unwrap_or(stamp), WireEvent::OrderReceived));
                             match (first_sent, sent) {
                                 (None, _) => first_sent = sent,
                                 (Some(first), Some(later)) => {

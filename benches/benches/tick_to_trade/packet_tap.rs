@@ -159,44 +159,11 @@ impl PacketTap {
     pub fn drain(&mut self) {
         loop {
             let mut packet = [0u8; SNAP_LEN as usize];
-            let mut iov = libc::iovec {
-                iov_base: packet.as_mut_ptr().cast(),
-                iov_len: packet.len(),
-            };
-            // u64s: the control buffer must be aligned for `cmsghdr`.
-            let mut control = [0u64; 16];
-            // SAFETY: `msghdr` is plain data, for which all zeroes is valid.
-            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = std::mem::size_of_val(&control) as _;
-            // SAFETY: recvmsg(2) on our socket into `packet` and `control`, both alive and
-            // exclusively borrowed across the call, with their true lengths.
-            let n = unsafe { libc::recvmsg(self.socket.as_raw_fd(), &mut msg, 0) };
-            if n < 0 {
+            let Ok((n, stamp)) = recv_stamped(self.socket.as_raw_fd(), &mut packet, 0) else {
                 return;
-            }
-            let mut stamp = None;
-            // SAFETY: `msg` was filled by recvmsg(2): CMSG_FIRSTHDR/CMSG_NXTHDR walk the
-            // control bytes it wrote and return null at the end.
-            let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
-            while !cmsg.is_null() {
-                // SAFETY: `cmsg` is non-null and points at a header inside `control`.
-                let header = unsafe { &*cmsg };
-                if header.cmsg_level == libc::SOL_SOCKET
-                    && header.cmsg_type == libc::SCM_TIMESTAMPNS
-                {
-                    // SAFETY: SCM_TIMESTAMPNS carries one `timespec`, possibly unaligned.
-                    let ts: libc::timespec =
-                        unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
-                    stamp = Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
-                }
-                // SAFETY: as for CMSG_FIRSTHDR.
-                cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
-            }
+            };
             if let Some(stamp) = stamp {
-                self.record(&packet[..(n as usize).min(packet.len())], stamp);
+                self.record(&packet[..n.min(packet.len())], stamp);
             }
         }
     }
@@ -254,4 +221,49 @@ impl PacketTap {
             .find(|&&(start, len, _)| start <= offset && offset < start + u64::from(len))
             .map(|&(_, _, stamp)| stamp)
     }
+}
+
+/// `recvmsg(2)` on `fd` into `buf` with `flags`: the bytes read, and the kernel's receive time
+/// (`SCM_TIMESTAMPNS`, `CLOCK_REALTIME` ns) when the socket has `SO_TIMESTAMPNS` on.
+pub fn recv_stamped(
+    fd: std::os::fd::RawFd,
+    buf: &mut [u8],
+    flags: libc::c_int,
+) -> io::Result<(usize, Option<u64>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // u64s: the control buffer must be aligned for `cmsghdr`.
+    let mut control = [0u64; 16];
+    // SAFETY: `msghdr` is plain data, for which all zeroes is valid (no name, no buffers).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: recvmsg(2) on the caller's socket; `msg` points at one iovec over `buf` and at
+    // `control`, both alive and exclusively borrowed across the call, with their true lengths.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, flags) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut stamp = None;
+    // SAFETY: `msg` was filled by recvmsg(2): CMSG_FIRSTHDR/CMSG_NXTHDR walk the control
+    // bytes it wrote, within `msg_controllen`, and return null at the end.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    while !cmsg.is_null() {
+        // SAFETY: `cmsg` is non-null and points at a header inside `control` (see above).
+        let header = unsafe { &*cmsg };
+        if header.cmsg_level == libc::SOL_SOCKET && header.cmsg_type == libc::SCM_TIMESTAMPNS {
+            // SAFETY: an SCM_TIMESTAMPNS message carries one `timespec` after its header;
+            // CMSG_DATA points at it, possibly unaligned, hence `read_unaligned`.
+            let ts: libc::timespec =
+                unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
+            stamp = Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64);
+        }
+        // SAFETY: as for CMSG_FIRSTHDR: `cmsg` is a header of this message.
+        cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+    }
+    Ok((n as usize, stamp))
 }
