@@ -199,6 +199,8 @@ pub struct GatewayAgent {
     quote_rx: rtrb::Consumer<Quote>,
     out: ReportOut,
     clock: LatencyClock,
+    /// Socket-read ticks of the last event whose first request was timed as tick-to-trade.
+    last_cause: u64,
     stop: Arc<AtomicBool>,
 }
 
@@ -259,6 +261,7 @@ impl GatewayAgent {
                 section,
             },
             clock,
+            last_cause: 0,
             stop,
         }
     }
@@ -470,11 +473,12 @@ impl Agent for GatewayAgent {
                 .record(written.wrapping_sub(popped));
             if let OrderRequest::New(_) = msg.request {
                 section.counter(CounterId::OrdersSent).add(1);
-                if msg.cause_recv_tsc != 0 {
-                    section
-                        .latency(Stage::TickToTrade)
-                        .record(written.wrapping_sub(msg.cause_recv_tsc));
-                }
+            }
+            if msg.cause_recv_tsc != 0 && msg.cause_recv_tsc != self.last_cause {
+                self.last_cause = msg.cause_recv_tsc;
+                section
+                    .latency(Stage::TickToTrade)
+                    .record(written.wrapping_sub(msg.cause_recv_tsc));
             }
             work += 1;
         }
@@ -484,5 +488,83 @@ impl Agent for GatewayAgent {
     fn is_done(&self) -> bool {
         self.stop.load(Ordering::Acquire)
             && (self.out.backlog.is_empty() || self.out.ring.is_abandoned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tickwire_feed::Price;
+    use tickwire_gateway::{NewOrder, OrderKind};
+    use tickwire_shm::region::{RegionInit, RegionWriter};
+
+    fn new_order(client_id: u64) -> OrderRequest {
+        OrderRequest::New(NewOrder {
+            client_id,
+            instrument: InstrumentId(0),
+            side: Side::Buy,
+            price: Price(1_000),
+            qty: Qty(1),
+            kind: OrderKind::PostOnly,
+        })
+    }
+
+    fn cancel(client_id: u64) -> OrderRequest {
+        OrderRequest::Cancel {
+            client_id,
+            instrument: InstrumentId(0),
+        }
+    }
+
+    #[test]
+    fn tick_to_trade_times_the_first_request_of_each_market_event_cancels_included() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let clock = LatencyClock::new();
+        let mut region = RegionWriter::create(
+            &dir.path().join("region"),
+            &RegionInit {
+                instance: "unit",
+                tick_ns_q32: clock.tick_ns_q32(),
+                instruments: &[],
+            },
+        )
+        .expect("region");
+        let sections = region.take_sections().expect("sections");
+        let (mut order_tx, order_rx) = rtrb::RingBuffer::new(16);
+        let (_quote_tx, quote_rx) = rtrb::RingBuffer::new(16);
+        let (report_tx, _report_rx) = rtrb::RingBuffer::new(64);
+        let mut gateway = GatewayAgent::new(
+            Venue::Paper(Box::new(PaperExchange::new(16))),
+            order_rx,
+            quote_rx,
+            report_tx,
+            sections.gateway,
+            clock.clone(),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let read = clock.ticks();
+        // One quote's requote (a cancel, then both sides), a timer's cancel, and two quotes that
+        // each caused only a cancel.
+        for (request, cause) in [
+            (cancel(1), read),
+            (new_order(2), read),
+            (new_order(3), read),
+            (cancel(4), 0),
+            (cancel(2), read + 1),
+            (cancel(3), read + 2),
+        ] {
+            let pushed = OrderMsg {
+                request,
+                cause_recv_tsc: cause,
+                pushed_tsc: clock.ticks(),
+            };
+            assert!(order_tx.push(pushed).is_ok());
+        }
+        assert_eq!(gateway.do_work(), 6);
+        let histogram = gateway.out.section.latency(Stage::TickToTrade).snapshot();
+        assert_eq!(histogram.count, 3, "one sample per causing event");
+        let requests = gateway.out.section.latency(Stage::EncodeToWrite).snapshot();
+        assert_eq!(requests.count, 6);
+        assert_eq!(gateway.out.section.counter(CounterId::OrdersSent).get(), 2);
     }
 }

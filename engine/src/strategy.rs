@@ -351,7 +351,7 @@ impl TradingContext {
         order.state = OrderState::PendingCancel;
         let instrument = order.instrument;
         self.dirty = true;
-        if self.push_cancel(client_id, instrument) {
+        if self.push_cancel(client_id, instrument, self.cause_ticks) {
             let now = self.now_ticks;
             if let Some(o) = self.orders.get_mut(client_id) {
                 o.cancel_sent = true;
@@ -364,14 +364,15 @@ impl TradingContext {
         true
     }
 
-    fn push_cancel(&mut self, client_id: u64, instrument: InstrumentId) -> bool {
+    /// Pushes a cancel caused by the event read at `cause_ticks` (0: by a timer or a retry).
+    fn push_cancel(&mut self, client_id: u64, instrument: InstrumentId, cause_ticks: u64) -> bool {
         self.order_tx
             .push(OrderMsg {
                 request: OrderRequest::Cancel {
                     client_id,
                     instrument,
                 },
-                cause_recv_tsc: 0,
+                cause_recv_tsc: cause_ticks,
                 pushed_tsc: self.clock.ticks(),
             })
             .is_ok()
@@ -407,7 +408,7 @@ impl TradingContext {
             }
         }
         for &(id, instrument) in &owed[..n] {
-            if !self.push_cancel(id, instrument) {
+            if !self.push_cancel(id, instrument, 0) {
                 break;
             }
             let now = self.now_ticks;
@@ -465,7 +466,7 @@ impl TradingContext {
             o.sent_ticks = now;
             o.cancel_sent = false;
             self.dirty = true;
-            let pushed = self.push_cancel(client_id, instrument);
+            let pushed = self.push_cancel(client_id, instrument, 0);
             if let Some(o) = self.orders.get_mut(client_id) {
                 o.cancel_sent = pushed;
             }

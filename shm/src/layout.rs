@@ -281,7 +281,8 @@ code_enum! {
         StrategyToGateway = 3 => "strategy_to_gateway",
         /// Order popped → encoded and written (gateway).
         EncodeToWrite = 4 => "encode_to_write",
-        /// The quote's socket read → the order's socket write (gateway).
+        /// A market event's socket read → the write of the first request (new order or cancel)
+        /// it caused; later requests of the same decision are not counted (gateway).
         TickToTrade = 5 => "tick_to_trade",
     }
 }
