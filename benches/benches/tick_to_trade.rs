@@ -70,6 +70,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tickwire_benches::{arg, arg_text, release_dir, workspace};
+use tickwire_shm::histogram::HistogramSnapshot;
 use tickwire_shm::layout::{CounterId, Stage};
 use tickwire_shm::region::RegionReader;
 use tickwire_venue::flow::FlowParams;
@@ -85,10 +86,11 @@ const RECORDED_TAIL: Duration = Duration::from_secs(15);
 /// How long a client may take to connect and get through the warm-up before its run is given up.
 const CONNECT_GRACE: Duration = Duration::from_secs(60);
 
-/// `--idle backoff|busy-spin`: the engine's idle strategy (default backoff).
-/// `--threading dedicated|shared`: the engine's threading (default dedicated).
+/// `--idle backoff|busy-spin`: the engine's idle strategy (default busy-spin).
+/// `--threading dedicated|shared`: the engine's threading (default shared: one hot thread, the
+/// arrangement for a host with one core to give it, as this bench's client has).
 fn threading_arg() -> String {
-    let threading = arg_text("--threading").unwrap_or_else(|| "dedicated".into());
+    let threading = arg_text("--threading").unwrap_or_else(|| "shared".into());
     assert!(
         threading == "dedicated" || threading == "shared",
         "--threading takes dedicated or shared, not {threading:?}"
@@ -97,7 +99,7 @@ fn threading_arg() -> String {
 }
 
 fn idle_arg() -> String {
-    let idle = arg_text("--idle").unwrap_or_else(|| "backoff".into());
+    let idle = arg_text("--idle").unwrap_or_else(|| "busy-spin".into());
     assert!(
         idle == "backoff" || idle == "busy-spin",
         "--idle takes backoff or busy-spin, not {idle:?}"
@@ -170,6 +172,15 @@ fn market_settings(step: Duration) -> VenueSettings {
 struct Figures {
     samples: Vec<u64>,
     missed: u64,
+}
+
+impl Figures {
+    /// Pools another round's figures into these.
+    fn add(&mut self, round: Figures) {
+        self.samples.extend(round.samples);
+        self.samples.sort_unstable();
+        self.missed += round.missed;
+    }
 }
 
 /// Pairs each quote with the first order received before the next quote (times in ns).
@@ -284,14 +295,105 @@ fn above_floor(tickwire: &Figures, baseline: &Figures, floor: &Figures) -> Value
     })
 }
 
-/// Runs the real engine against `harness` until its window is over; returns its in-process
-/// tick-to-trade percentiles read from its region just before it stops, and its thread count.
+/// The engine's in-process latency histograms (latency-clock ticks) and counters, added up
+/// over rounds.
+#[derive(Debug)]
+struct InProcess {
+    stages: Vec<HistogramSnapshot>,
+    counters: Vec<(CounterId, u64)>,
+    /// ns per tick × 2^32, from the last region read.
+    tick_ns_q32: u64,
+}
+
+const IN_PROCESS_COUNTERS: [CounterId; 5] = [
+    CounterId::OrdersSent,
+    CounterId::VenueRejects,
+    CounterId::RiskRejects,
+    CounterId::MarketMessages,
+    CounterId::MarketQueueFull,
+];
+
+impl InProcess {
+    fn new() -> Self {
+        Self {
+            stages: Stage::ALL
+                .iter()
+                .map(|_| HistogramSnapshot::empty())
+                .collect(),
+            counters: IN_PROCESS_COUNTERS.iter().map(|&id| (id, 0)).collect(),
+            tick_ns_q32: 0,
+        }
+    }
+
+    /// Adds what an engine's region holds.
+    fn add(&mut self, region: &RegionReader) {
+        for (stage, total) in Stage::ALL.iter().zip(&mut self.stages) {
+            let run = region.latency_ticks(*stage);
+            for (t, n) in total.buckets.iter_mut().zip(run.buckets.iter()) {
+                *t += n;
+            }
+            total.count += run.count;
+            total.sum += run.sum;
+            total.max = total.max.max(run.max);
+        }
+        for (id, total) in &mut self.counters {
+            *total += region.counter(*id);
+        }
+        self.tick_ns_q32 = region.ticks_to_ns(1 << 32);
+    }
+
+    fn ns(&self, ticks: u64) -> u64 {
+        ((u128::from(ticks) * u128::from(self.tick_ns_q32)) >> 32) as u64
+    }
+
+    fn report(&self) -> Value {
+        let at = |stage: Stage, q: f64| self.ns(self.stages[stage as usize].value_at_quantile(q));
+        let t2t = &self.stages[Stage::TickToTrade as usize];
+        let stages: serde_json::Map<String, Value> = Stage::ALL
+            .iter()
+            .map(|&stage| {
+                let count = self.stages[stage as usize].count;
+                let (p50, p99) = (at(stage, 0.5), at(stage, 0.99));
+                (
+                    stage.name().to_string(),
+                    json!({ "p50_ns": p50, "p99_ns": p99, "count": count }),
+                )
+            })
+            .collect();
+        let counters: serde_json::Map<String, Value> = self
+            .counters
+            .iter()
+            .map(|(id, n)| (id.name().to_string(), json!(n)))
+            .collect();
+        json!({
+            "p50_ns": at(Stage::TickToTrade, 0.5),
+            "p99_ns": at(Stage::TickToTrade, 0.99),
+            "p999_ns": at(Stage::TickToTrade, 0.999),
+            "max_ns": self.ns(t2t.max),
+            "samples": t2t.count,
+            "definition": "a market event's socket read done -> the first request it caused, \
+                           encoded, handed to the connection's write (the engine's \
+                           tick_to_trade stage)",
+            "stages": stages,
+            "counters": counters,
+        })
+    }
+}
+
+/// Runs the real engine against `harness` until its window is over; adds its in-process
+/// latency histograms, read from its region just before it stops, to `in_process`; returns its
+/// thread count.
+///
+/// With `--pin split` it is started as `scripts/launch.sh` starts it: the process on the
+/// housekeeping cpus (the harness's), the strategy thread pinned to the client's cpu
+/// (`--strategy-core`), so with shared threading that cpu runs the engine's hot thread alone.
 fn run_tickwire(
     harness: &Harness,
     limit: Duration,
     dir: &Path,
-    cpus: Option<Vec<usize>>,
-) -> (Value, usize) {
+    placement: &Placement,
+    in_process: &mut InProcess,
+) -> usize {
     let engine = release_dir().join("engine");
     let shm = dir.join("region");
     let config = format!(
@@ -353,7 +455,11 @@ lot_size = "0.00001"
         .arg(&config_path)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
-    if let Some(cpus) = cpus {
+    if let (Some(cpus), Some(&core)) = (
+        placement.harness.clone(),
+        placement.client.as_ref().and_then(|c| c.first()),
+    ) {
+        command.arg("--strategy-core").arg(core.to_string());
         // SAFETY: the closure runs in the forked child before exec and only calls
         // sched_setaffinity(2) on a CPU set built on the stack from the captured list: no
         // allocation, no lock, async-signal-safe. The engine's threads inherit the mask.
@@ -365,37 +471,14 @@ lot_size = "0.00001"
     }
     let threads =
         std::fs::read_dir(format!("/proc/{}/task", child.id())).map_or(0, |tasks| tasks.count());
-    let in_process = RegionReader::open(&shm).map_or(Value::Null, |r| {
-        let s = r.summarize(&r.latency_ticks(Stage::TickToTrade));
-        let stages: serde_json::Map<String, Value> = Stage::ALL
-            .iter()
-            .map(|stage| {
-                let l = r.summarize(&r.latency_ticks(*stage));
-                (
-                    stage.name().to_string(),
-                    json!({ "p50_ns": l.p50_ns, "p99_ns": l.p99_ns, "count": l.count }),
-                )
-            })
-            .collect();
-        let counters: serde_json::Map<String, Value> = [
-            CounterId::OrdersSent,
-            CounterId::VenueRejects,
-            CounterId::RiskRejects,
-            CounterId::MarketMessages,
-            CounterId::MarketQueueFull,
-        ]
-        .iter()
-        .map(|id| (id.name().to_string(), json!(r.counter(*id))))
-        .collect();
-        json!({
-            "p50_ns": s.p50_ns, "p99_ns": s.p99_ns, "p999_ns": s.p999_ns, "max_ns": s.max_ns,
-            "samples": s.count, "stages": stages, "counters": counters,
-        })
-    });
+    match RegionReader::open(&shm) {
+        Ok(region) => in_process.add(&region),
+        Err(e) => eprintln!("tickwire: its region could not be read: {e}"),
+    }
     // SAFETY: kill(2) with SIGTERM on our own child's pid, not yet reaped.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let _ = child.wait();
-    (in_process, threads)
+    threads
 }
 
 // ---- the conventional bot ----
@@ -781,8 +864,11 @@ fn host(placement: &Placement, nice: Option<i32>, threads: &[(&str, usize)]) -> 
             "pinned (--pin split): the harness's server thread (SCHED_FIFO 1 when permitted; \
              it sleeps between frames and spins up to 100 us before each frame and up to 250 us \
              after each quote, until the first order) and its acceptor (blocked in \
-             accept once clients are connected) on cpu {h:?}; the client on cpu {c:?} \
-             ({clients}); the bench's main thread unpinned, asleep while a client runs"
+             accept once clients are connected) on cpu {h:?}; the baseline and the floor on \
+             cpu {c:?}; tickwire as scripts/launch.sh starts it, the engine process on the \
+             harness's cpu {h:?} and its strategy thread pinned to cpu {c0} ({clients}); the \
+             bench's main thread unpinned, asleep while a client runs",
+            c0 = c.first().copied().unwrap_or(0),
         ),
         _ => format!(
             "no pinning (--pin none): the harness's server thread (SCHED_OTHER; it sleeps \
@@ -862,7 +948,8 @@ fn plot(
 }
 
 fn main() {
-    let secs = arg("--secs", 20);
+    let secs = arg("--secs", 10);
+    let rounds = arg("--rounds", 3).max(1);
     let step = Duration::from_millis(arg("--step-ms", 2));
     let warmup_secs = arg("--warmup-secs", 2);
     let placement = placement();
@@ -917,24 +1004,39 @@ fn main() {
     );
     let start = || Harness::start(Arc::clone(&market), settings.clone()).expect("harness");
 
-    eprintln!("tickwire");
-    let harness = start();
-    let (in_process, tickwire_threads) =
-        run_tickwire(&harness, limit, dir.path(), placement.client.clone());
-    let mut tickwire_log = harness.stop();
-    let tickwire = attribute(&tickwire_log.measured());
+    // Rounds interleave the clients, so drift in the machine's load over the run falls on all
+    // three alike; each client's samples are pooled over the rounds.
+    let mut in_process = InProcess::new();
+    let (mut tickwire, mut baseline, mut floor) =
+        (Figures::default(), Figures::default(), Figures::default());
+    let mut logs: [Vec<ServeLog>; 3] = Default::default();
+    let (mut tickwire_threads, mut workers) = (0, 0);
+    for round in 1..=rounds {
+        eprintln!("round {round} of {rounds}: tickwire");
+        let harness = start();
+        tickwire_threads = run_tickwire(&harness, limit, dir.path(), &placement, &mut in_process);
+        let log = harness.stop();
+        tickwire.add(attribute(&log.measured()));
+        logs[0].push(log);
 
-    eprintln!("baseline (tokio, serde_json, f64, Arc<Mutex>, channels)");
-    let harness = start();
-    let workers = run_baseline(&harness, Instant::now() + limit, placement.client.clone());
-    let mut baseline_log = harness.stop();
-    let baseline = attribute(&baseline_log.measured());
+        eprintln!(
+            "round {round} of {rounds}: baseline (tokio, serde_json, f64, Arc<Mutex>, channels)"
+        );
+        let harness = start();
+        workers = run_baseline(&harness, Instant::now() + limit, placement.client.clone());
+        let log = harness.stop();
+        baseline.add(attribute(&log.measured()));
+        logs[1].push(log);
 
-    eprintln!("floor (read a frame, write a precomputed order)");
-    let harness = start();
-    run_floor(&harness, Instant::now() + limit, placement.client.clone());
-    let mut floor_log = harness.stop();
-    let floor = attribute(&floor_log.measured());
+        eprintln!("round {round} of {rounds}: floor (read a frame, write a precomputed order)");
+        let harness = start();
+        run_floor(&harness, Instant::now() + limit, placement.client.clone());
+        let log = harness.stop();
+        floor.add(attribute(&log.measured()));
+        logs[2].push(log);
+    }
+    let [mut tickwire_log, mut baseline_log, mut floor_log] = logs.map(ServeLog::merge);
+    let in_process = in_process.report();
 
     let report = json!({
         "tickwire": summary(&tickwire),
@@ -948,7 +1050,8 @@ fn main() {
             "floor": harness_summary(&mut floor_log),
         },
         "host": host(&placement, nice, &[("tickwire", tickwire_threads), ("baseline", workers)]),
-        "secs_per_client": secs,
+        "secs_per_client": secs * rounds,
+        "rounds": rounds,
         "warmup_secs": warmup_secs,
         "quote_step_ms": step.as_millis() as u64,
     });

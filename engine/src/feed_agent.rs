@@ -15,7 +15,7 @@
 //! the strategy sees the next one (market data conflates).
 
 use crate::clock::LatencyClock;
-use crate::idle::Agent;
+use crate::idle::{Agent, WakeSet};
 use crate::log::{Level as LogLevel, Logger};
 use crate::snapshot::{SnapshotClient, SnapshotRequest};
 use crate::strategy_agent::MarketMsg;
@@ -57,8 +57,10 @@ pub struct FeedWiring {
 /// A venue connection with its decoder, books and snapshot client.
 #[derive(Debug)]
 pub struct VenueFeed {
+    /// Holds the registry the connection registers its sockets with; the agent reads its socket
+    /// on every turn and parks on it in `ppoll` ([`crate::idle::WakeSet`]), so it never waits
+    /// in this poll (a zero-timeout `epoll_wait` per turn would cost a system call for nothing).
     poll: mio::Poll,
-    events: mio::Events,
     conn: WsConnection,
     decoder: BinanceDecoder,
     books: Vec<DepthSync>,
@@ -85,7 +87,6 @@ impl VenueFeed {
     ) -> std::io::Result<Self> {
         Ok(Self {
             poll: mio::Poll::new()?,
-            events: mio::Events::with_capacity(64),
             conn,
             decoder,
             books: (0..instruments)
@@ -310,12 +311,6 @@ impl FeedAgent {
         };
         let out = &mut self.out;
         let mut work = 0;
-        if v.poll.poll(&mut v.events, Some(Duration::ZERO)).is_err() {
-            return 0;
-        }
-        for event in v.events.iter() {
-            v.conn.on_event(event);
-        }
         let now = Instant::now();
         let VenueFeed {
             poll,
@@ -535,5 +530,14 @@ impl Agent for FeedAgent {
 
     fn is_done(&self) -> bool {
         self.stop.load(Ordering::Acquire)
+    }
+
+    fn wake_fds(&self, set: &mut WakeSet) {
+        if let Some(fd) = match &self.source {
+            Source::Venue(v) => v.conn.socket_fd(),
+            Source::Synthetic { .. } => None,
+        } {
+            set.add(fd);
+        }
     }
 }

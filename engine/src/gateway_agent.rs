@@ -19,11 +19,11 @@
 //! pre-allocated backlog (counted as `report_queue_full`) and goes out first on the next turn.
 
 use crate::clock::LatencyClock;
-use crate::idle::Agent;
+use crate::idle::{Agent, WakeSet};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tickwire_feed::ws::{WsConnection, WsEvent};
 use tickwire_feed::{InstrumentId, Qty, Quote, Side};
 use tickwire_gateway::binance::{
@@ -48,8 +48,9 @@ pub const SESSION_DOWN: i32 = -1001;
 
 /// An order-entry session on a venue's WebSocket API.
 pub struct VenueSession {
+    /// Holds the registry the connection registers its sockets with; the socket is read on
+    /// every turn and parked on in `ppoll`, never waited for here (see the feed's).
     poll: mio::Poll,
-    events: mio::Events,
     conn: WsConnection,
     encoder: OrderEncoder,
     decoder: OrderEntryDecoder,
@@ -95,7 +96,6 @@ impl VenueSession {
     ) -> std::io::Result<Self> {
         Ok(Self {
             poll: mio::Poll::new()?,
-            events: mio::Events::with_capacity(16),
             conn,
             encoder,
             decoder,
@@ -266,8 +266,14 @@ impl GatewayAgent {
         }
     }
 
-    /// Sends one request to the session; rejects it at once if it cannot be sent.
-    fn send(session: &mut VenueSession, out: &mut ReportOut, request: &OrderRequest) {
+    /// Sends one request to the session; rejects it at once if it cannot be sent. Returns the
+    /// latency-clock ticks at which its frame was handed to the connection's write.
+    fn send(
+        session: &mut VenueSession,
+        out: &mut ReportOut,
+        request: &OrderRequest,
+        clock: &LatencyClock,
+    ) -> u64 {
         let (id, instrument, side, client_id) = match *request {
             OrderRequest::New(o) => (o.client_id, o.instrument, o.side, o.client_id),
             OrderRequest::Cancel {
@@ -290,7 +296,8 @@ impl GatewayAgent {
             });
         };
         if session.in_flight.len() >= IN_FLIGHT || !session.conn.is_open() {
-            return reject(out);
+            reject(out);
+            return clock.ticks();
         }
         let now = unix_ms();
         let frame = match request {
@@ -300,6 +307,7 @@ impl GatewayAgent {
                 instrument,
             } => session.encoder.cancel(*client_id, *instrument, id, now),
         };
+        let issued = clock.ticks();
         let sent = match frame {
             Some(bytes) => session.conn.send_text(bytes).is_ok(),
             None => false,
@@ -309,19 +317,13 @@ impl GatewayAgent {
         } else {
             reject(out);
         }
+        issued
     }
 
     fn session_turn(&mut self) -> usize {
         let Venue::Session(session) = &mut self.venue else {
             return 0;
         };
-        if session
-            .poll
-            .poll(&mut session.events, Some(Duration::ZERO))
-            .is_err()
-        {
-            return 0;
-        }
         let out = &mut self.out;
         let mut work = 0;
         let mut reconcile = [(0u64, false); 16];
@@ -443,9 +445,10 @@ impl Agent for GatewayAgent {
         "gateway"
     }
 
+    /// Orders go out before the session is read: on a shared thread they were decided in this
+    /// same turn from a quote just read, and answers from the venue can wait one turn.
     fn do_work(&mut self) -> usize {
-        let mut work = self.session_turn();
-        self.out.flush();
+        let mut work = 0;
         while let Ok(quote) = self.quote_rx.pop() {
             if let Venue::Paper(venue) = &mut self.venue {
                 let out = &mut self.out;
@@ -459,13 +462,16 @@ impl Agent for GatewayAgent {
                 .section
                 .latency(Stage::StrategyToGateway)
                 .record(popped.wrapping_sub(msg.pushed_tsc));
-            match &mut self.venue {
+            let issued = match &mut self.venue {
                 Venue::Paper(venue) => {
                     let out = &mut self.out;
                     venue.on_request(&msg.request, popped, &mut |r| out.emit(r));
+                    self.clock.ticks()
                 }
-                Venue::Session(session) => Self::send(session, &mut self.out, &msg.request),
-            }
+                Venue::Session(session) => {
+                    Self::send(session, &mut self.out, &msg.request, &self.clock)
+                }
+            };
             let written = self.clock.ticks();
             let section = &self.out.section;
             section
@@ -478,16 +484,27 @@ impl Agent for GatewayAgent {
                 self.last_cause = msg.cause_recv_tsc;
                 section
                     .latency(Stage::TickToTrade)
-                    .record(written.wrapping_sub(msg.cause_recv_tsc));
+                    .record(issued.wrapping_sub(msg.cause_recv_tsc));
             }
             work += 1;
         }
+        work += self.session_turn();
+        self.out.flush();
         work
     }
 
     fn is_done(&self) -> bool {
         self.stop.load(Ordering::Acquire)
             && (self.out.backlog.is_empty() || self.out.ring.is_abandoned())
+    }
+
+    fn wake_fds(&self, set: &mut WakeSet) {
+        if let Some(fd) = match &self.venue {
+            Venue::Session(session) => session.conn.socket_fd(),
+            Venue::Paper(_) => None,
+        } {
+            set.add(fd);
+        }
     }
 }
 

@@ -5,7 +5,15 @@
 //! found nothing. [`Idle::BusySpin`] never gives the core away (for an isolated core);
 //! [`Idle::Backoff`] spins, then yields, then parks for doubling intervals up to a cap (for
 //! laptops and 2-core CI). Any work resets the backoff.
+//!
+//! A park ends early when a socket of the agent's becomes readable ([`WakeSet`], `ppoll` with a
+//! nanosecond timeout: epoll's is in milliseconds). An agent parks only after a turn that did
+//! nothing, which for a socket means a read that would have blocked, so level-triggered
+//! readiness cannot be missed: a thread asleep in its backoff wakes with its market data, not
+//! at the end of its park. Rings between threads have no such signal; their consumers see them
+//! within one park (`max_park_us`).
 
+use std::os::fd::RawFd;
 use std::time::Duration;
 
 /// A unit of work run in a loop by one thread.
@@ -16,6 +24,71 @@ pub trait Agent {
     fn do_work(&mut self) -> usize;
     /// Whether the agent has finished and its loop should end.
     fn is_done(&self) -> bool;
+    /// Adds the sockets whose readability should end this agent's park (none by default).
+    fn wake_fds(&self, _set: &mut WakeSet) {}
+}
+
+/// Descriptors whose readability ends a park; at most [`WakeSet::CAPACITY`] (more are ignored,
+/// and only end their park at its timeout).
+#[derive(Debug)]
+pub struct WakeSet {
+    fds: [libc::pollfd; WakeSet::CAPACITY],
+    len: usize,
+}
+
+impl Default for WakeSet {
+    fn default() -> Self {
+        Self {
+            fds: [libc::pollfd {
+                fd: -1,
+                events: 0,
+                revents: 0,
+            }; WakeSet::CAPACITY],
+            len: 0,
+        }
+    }
+}
+
+impl WakeSet {
+    /// Descriptors a set holds.
+    pub const CAPACITY: usize = 4;
+
+    /// Adds a descriptor to wait on for readability.
+    pub fn add(&mut self, fd: RawFd) {
+        if let Some(slot) = self.fds.get_mut(self.len) {
+            *slot = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            self.len += 1;
+        }
+    }
+
+    /// Sleeps for `timeout`, or until one of the descriptors is readable (or hung up, or in
+    /// error: whatever the next read would report without blocking); then empties the set.
+    pub fn park(&mut self, timeout: Duration) {
+        if self.len == 0 {
+            std::thread::sleep(timeout);
+            return;
+        }
+        let ts = libc::timespec {
+            tv_sec: timeout.as_secs() as libc::time_t,
+            tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+        };
+        // SAFETY: ppoll(2) reads and writes `self.len` pollfd structs of `self.fds` (len never
+        // exceeds its capacity) and reads `ts`; all outlive the call, and a null sigmask leaves
+        // the signal mask alone. An error (EINTR) only ends the park early.
+        unsafe {
+            libc::ppoll(
+                self.fds.as_mut_ptr(),
+                self.len as libc::nfds_t,
+                &ts,
+                std::ptr::null(),
+            )
+        };
+        self.len = 0;
+    }
 }
 
 /// What a thread does with a turn that found no work.
@@ -51,14 +124,16 @@ impl Idle {
         })
     }
 
-    /// Called after each turn with the work it did.
+    /// Called after each turn with the work it did; spins or yields here, or returns how long
+    /// the thread should park.
     #[inline]
-    pub fn idle(&mut self, work: usize) {
+    pub fn idle(&mut self, work: usize) -> Option<Duration> {
         match self {
             Idle::BusySpin => {
                 if work == 0 {
                     std::hint::spin_loop();
                 }
+                None
             }
             Idle::Backoff(b) => {
                 if work > 0 {
@@ -72,9 +147,11 @@ impl Idle {
                     b.yields += 1;
                     std::thread::yield_now();
                 } else {
-                    std::thread::sleep(b.park);
+                    let park = b.park;
                     b.park = (b.park * 2).min(b.max_park);
+                    return Some(park);
                 }
+                None
             }
         }
     }
@@ -139,6 +216,16 @@ impl<L: Agent> Agent for Composite<L> {
     fn is_done(&self) -> bool {
         self.lead.is_done()
     }
+
+    fn wake_fds(&self, set: &mut WakeSet) {
+        for agent in &self.before {
+            agent.wake_fds(set);
+        }
+        self.lead.wake_fds(set);
+        for agent in &self.after {
+            agent.wake_fds(set);
+        }
+    }
 }
 
 /// Sets this thread's timer slack to 1 ns (Linux's default is 50 µs), so a backing-off agent
@@ -154,9 +241,13 @@ pub fn run_agent(agent: &mut impl Agent, idle: &mut Idle) {
     if matches!(idle, Idle::Backoff(_)) {
         tighten_timer_slack();
     }
+    let mut wake = WakeSet::default();
     while !agent.is_done() {
         let work = agent.do_work();
-        idle.idle(work);
+        if let Some(park) = idle.idle(work) {
+            agent.wake_fds(&mut wake);
+            wake.park(park);
+        }
     }
 }
 
@@ -192,17 +283,56 @@ mod tests {
     #[test]
     fn backoff_parks_up_to_its_cap_and_resets_on_work() {
         let mut idle = Idle::backoff(Duration::from_micros(8));
-        for _ in 0..(MAX_SPINS + MAX_YIELDS + 10) {
-            idle.idle(0);
-        }
+        let parks: Vec<Duration> = (0..(MAX_SPINS + MAX_YIELDS + 5))
+            .filter_map(|_| idle.idle(0))
+            .collect();
+        assert_eq!(
+            parks,
+            [1, 2, 4, 8, 8].map(Duration::from_micros),
+            "parks double up to the cap, after the spins and yields"
+        );
         let Idle::Backoff(b) = &idle else {
             unreachable!()
         };
         assert_eq!(b.park, Duration::from_micros(8));
-        idle.idle(1);
+        assert_eq!(idle.idle(1), None);
         let Idle::Backoff(b) = &idle else {
             unreachable!()
         };
         assert_eq!((b.spins, b.yields, b.park), (0, 0, MIN_PARK));
+    }
+
+    #[test]
+    fn a_park_ends_when_a_socket_becomes_readable_and_at_its_timeout_otherwise() {
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let socket =
+            std::net::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (mut peer, _) = listener.accept().expect("accept");
+        let mut set = WakeSet::default();
+
+        let started = std::time::Instant::now();
+        set.add(socket.as_raw_fd());
+        set.park(Duration::from_millis(50));
+        assert!(
+            started.elapsed() >= Duration::from_millis(50),
+            "nothing to read: timeout"
+        );
+
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            peer.write_all(b"x").expect("write");
+            peer
+        });
+        let started = std::time::Instant::now();
+        set.add(socket.as_raw_fd());
+        set.park(Duration::from_secs(60));
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "readable: the park ends long before its timeout"
+        );
+        drop(writer.join().expect("writer"));
+        assert_eq!(set.len, 0, "a park empties the set");
     }
 }

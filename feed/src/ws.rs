@@ -166,6 +166,14 @@ enum Stream {
 }
 
 impl Stream {
+    fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Stream::Plain(s) => s.as_raw_fd(),
+            Stream::Tls(s) => s.sock.as_raw_fd(),
+        }
+    }
+
     fn tcp(&mut self) -> &mut mio::net::TcpStream {
         match self {
             Stream::Plain(s) => s,
@@ -479,6 +487,17 @@ impl WsConnection {
     /// Whether the connection is open.
     pub fn is_open(&self) -> bool {
         matches!(self.state, State::Open { .. })
+    }
+
+    /// The socket's descriptor while there is one (connecting, handshaking or open): an owner
+    /// that waits for readability itself (`ppoll`) rather than through the registry uses it.
+    pub fn socket_fd(&self) -> Option<std::os::fd::RawFd> {
+        match &self.state {
+            State::Backoff { .. } => None,
+            State::Connecting { stream, .. }
+            | State::Handshaking { stream, .. }
+            | State::Open { stream, .. } => Some(stream.raw_fd()),
+        }
     }
 
     /// The token this connection's socket is registered under.

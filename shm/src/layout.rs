@@ -279,10 +279,12 @@ code_enum! {
         Decide = 2 => "decide",
         /// Order pushed by the strategy → popped by the gateway (gateway).
         StrategyToGateway = 3 => "strategy_to_gateway",
-        /// Order popped → encoded and written (gateway).
+        /// Order popped → encoded and its write returned (gateway).
         EncodeToWrite = 4 => "encode_to_write",
-        /// A market event's socket read → the write of the first request (new order or cancel)
-        /// it caused; later requests of the same decision are not counted (gateway).
+        /// A market event's socket read → the first request it caused (new order or cancel),
+        /// encoded, handed to the connection's write; later requests of the same decision are
+        /// not counted, nor is the write's own system call, which is in `encode_to_write`
+        /// (gateway).
         TickToTrade = 5 => "tick_to_trade",
     }
 }

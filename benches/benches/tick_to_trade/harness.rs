@@ -709,6 +709,41 @@ pub struct ServeLog {
 }
 
 impl ServeLog {
+    /// One log for the harness's figures over several rounds: samples and counts pooled, the
+    /// largest clock drift, `fifo` and `tap` only if every round had them. Events and windows
+    /// are left out: each round's are attributed on their own ([`ServeLog::measured`]).
+    pub fn merge(rounds: Vec<ServeLog>) -> ServeLog {
+        let mut all = ServeLog {
+            fifo: !rounds.is_empty(),
+            tap: !rounds.is_empty(),
+            ..ServeLog::default()
+        };
+        for r in rounds {
+            all.send_late_ns.extend(r.send_late_ns);
+            all.write_ns.extend(r.write_ns);
+            all.stamp_in_write_ns.extend(r.stamp_in_write_ns);
+            all.merged_gap_ns.extend(r.merged_gap_ns);
+            all.kernel_sends += r.kernel_sends;
+            all.user_sends += r.user_sends;
+            all.kernel_stamps += r.kernel_stamps;
+            all.user_stamps += r.user_stamps;
+            all.coalesced_reads += r.coalesced_reads;
+            all.tap_stamped_orders += r.tap_stamped_orders;
+            all.read_stamped_orders += r.read_stamped_orders;
+            all.tap_orphans += r.tap_orphans;
+            all.places += r.places;
+            all.cancels += r.cancels;
+            all.other_requests += r.other_requests;
+            all.queued_writes += r.queued_writes;
+            if r.clock_drift_ns.abs() > all.clock_drift_ns.abs() {
+                all.clock_drift_ns = r.clock_drift_ns;
+            }
+            all.fifo &= r.fifo;
+            all.tap &= r.tap;
+        }
+        all
+    }
+
     /// The events of the measured window: from its start, through the first quote sent after
     /// its end (which closes the window's last quote).
     pub fn measured(&self) -> Vec<(u64, WireEvent)> {
