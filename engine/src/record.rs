@@ -54,10 +54,18 @@ pub fn record(
     let deadline = duration.map(|d| Instant::now() + d);
     let mut summary = RecordSummary::default();
     let mut failure = None;
+    // Whether the last drive delivered frames: the socket may hold more, so no waiting.
+    let mut more = false;
     while !stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
-        poll.poll(&mut events, Some(Duration::from_millis(50)))
-            .context("poll")?;
+        let wait = if more {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(50)
+        };
+        poll.poll(&mut events, Some(wait)).context("poll")?;
+        more = false;
         let event = conn.drive(poll.registry(), Instant::now(), &mut |frame| {
+            more = true;
             if failure.is_some() {
                 return;
             }

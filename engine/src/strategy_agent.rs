@@ -612,7 +612,8 @@ impl<S: Strategy> Agent for StrategyAgent<S> {
 }
 
 impl<S: Strategy> StrategyAgent<S> {
-    /// One turn: execution reports, a batch of market events, timers.
+    /// One turn: execution reports, a batch of market events, timers (in a turn without events,
+    /// or one period late).
     fn turn(&mut self) -> usize {
         self.loops += 1;
         let mut work = 0;
@@ -629,8 +630,13 @@ impl<S: Strategy> StrategyAgent<S> {
                 Err(_) => break,
             }
         }
+        // Housekeeping (publication, control, risk clocks) waits for a turn without events, so
+        // on a shared thread it never sits between a decision and the gateway's write; under
+        // load that leaves no such turn it runs once it is a whole period late.
         let now = self.ctx.clock.ticks();
-        if now >= self.next_timer {
+        if now >= self.next_timer
+            && (work == 0 || now >= self.next_timer.saturating_add(self.timer_ticks))
+        {
             self.timer(now);
         }
         work

@@ -603,11 +603,17 @@ impl WsConnection {
         self.buffers.flush(stream).map_err(|e| format!("send: {e}"))
     }
 
-    /// Readiness for this connection's token (edge-triggered: `drive` reads until it blocks).
+    /// Readiness for this connection's token: nothing to do, `drive` tries its socket on every
+    /// call.
     pub fn on_event(&mut self, _event: &mio::event::Event) {}
 
-    /// Advances the connection: connects, handshakes, reads every available message into
-    /// `on_message`, pings, enforces timeouts. Returns a connection event, if one happened.
+    /// Advances the connection: connects, handshakes, reads messages into `on_message`, pings,
+    /// enforces timeouts. Returns a connection event, if one happened.
+    ///
+    /// Reading stops after the first read that completed a message (every message that read
+    /// completed is delivered) or at a read that would block. So a call that delivered
+    /// something may have left bytes in the socket: call again before waiting on readiness,
+    /// or wait with a timeout (an edge-triggered poll reports only data that arrives later).
     pub fn drive(
         &mut self,
         registry: &mio::Registry,
@@ -754,6 +760,7 @@ impl WsConnection {
         on_message: &mut dyn FnMut(&mut [u8]),
     ) -> Option<WsEvent> {
         let max_message = self.settings.max_message;
+        let mut delivered = false;
         loop {
             let State::Open {
                 stream,
@@ -777,6 +784,11 @@ impl WsConnection {
             };
             let complete = header.filter(|h| b.rx_end - b.rx_start >= h.header_len + h.payload_len);
             let Some(h) = complete else {
+                if delivered {
+                    // The caller acts on what it was given before this thread spends a system
+                    // call on the next read; it reads on its next turn.
+                    break;
+                }
                 match b.read(stream) {
                     Ok(true) => continue,
                     Ok(false) => break,
@@ -843,6 +855,7 @@ impl WsConnection {
                 }
                 self.backoff = self.settings.backoff_min;
                 on_message(body);
+                delivered = true;
                 continue;
             }
             match h.opcode {
