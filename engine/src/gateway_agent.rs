@@ -109,6 +109,14 @@ impl VenueSession {
         })
     }
 
+    /// Encodes (and signs) a cancel and drops it, on a turn that did nothing: keeps the
+    /// encoder's code and buffers in the core's caches, which the polling loop's system calls
+    /// evict (the first request of a decision is usually a cancel). Nothing is sent and no
+    /// state changes: the next request overwrites the encoder's buffer.
+    fn warm_encoder(&mut self) {
+        let _ = std::hint::black_box(self.encoder.cancel(0, InstrumentId(0), 0, 0));
+    }
+
     /// Asks the venue for the account's balances and open orders (on every connect).
     fn start_reconciliation(&mut self) {
         let now = unix_ms();
@@ -490,6 +498,11 @@ impl Agent for GatewayAgent {
         }
         work += self.session_turn();
         self.out.flush();
+        if work == 0 {
+            if let Venue::Session(session) = &mut self.venue {
+                session.warm_encoder();
+            }
+        }
         work
     }
 
