@@ -54,6 +54,7 @@ pub mod gateway_agent;
 pub mod host;
 pub mod idle;
 pub mod instance;
+pub mod jitter;
 pub mod journal;
 pub mod latency_log;
 pub mod log;

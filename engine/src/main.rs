@@ -4,11 +4,12 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 use tickwire_engine::alloc::CountingAllocator;
 use tickwire_engine::config::Config;
-use tickwire_engine::host;
 use tickwire_engine::instance::InstanceError;
 use tickwire_engine::replay::ReplayVenue;
+use tickwire_engine::{host, jitter};
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
@@ -79,6 +80,10 @@ enum Cmd {
         /// Exit with status 1 unless the core is isolated (for launch scripts).
         #[arg(long)]
         require_isolated: bool,
+        /// Also measure the core's jitter for this many seconds: a thread pinned to it spins on
+        /// the clock and counts the stalls (0: skip).
+        #[arg(long, default_value_t = 0)]
+        jitter_secs: u64,
     },
 }
 
@@ -172,9 +177,26 @@ fn main() -> ExitCode {
         Cmd::CheckHost {
             core,
             require_isolated,
+            jitter_secs,
         } => {
             let checks = host::evaluate(&host::gather(core), core);
             print!("{}", host::render(&checks, core));
+            if jitter_secs > 0 {
+                let cores = host::online_cpus();
+                if core >= cores {
+                    eprintln!(
+                        "engine: --core {core}: this host has {cores} cores; no jitter to measure"
+                    );
+                    return ExitCode::from(2);
+                }
+                match jitter::measure(Some(core), Duration::from_secs(jitter_secs)) {
+                    Ok(report) => print!("{}", jitter::render(&report)),
+                    Err(e) => {
+                        eprintln!("engine: jitter measurement: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
             let isolated = checks
                 .iter()
                 .any(|c| c.item == "isolcpus" && c.verdict == host::Verdict::Ok);
