@@ -1081,7 +1081,7 @@ fn serve(
     sessions_rx: &mpsc::Receiver<Session>,
     shared: &Shared,
     settings: &HarnessSettings,
-    mut tap: Option<PacketTap>,
+    tap: Option<PacketTap>,
 ) -> ServeLog {
     // SAFETY: prctl(PR_SET_TIMERSLACK) changes only the calling thread's timer slack.
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
@@ -1092,97 +1092,165 @@ fn serve(
     let fifo =
         settings.fifo && unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } == 0;
     let (mono0, real0) = (Instant::now(), realtime_ns());
-    let mut log = ServeLog {
-        events: Vec::with_capacity(market.frames.len() * 4 + 1024),
-        send_late_ns: Vec::with_capacity(market.frames.len()),
-        write_ns: Vec::with_capacity(market.frames.len()),
-        stamp_in_write_ns: Vec::with_capacity(market.frames.len()),
-        fifo,
-        tap: tap.is_some(),
-        ..ServeLog::default()
+    let mut server = Server {
+        market,
+        settings,
+        shared,
+        log: ServeLog {
+            events: Vec::with_capacity(market.frames.len() * 4 + 1024),
+            send_late_ns: Vec::with_capacity(market.frames.len()),
+            write_ns: Vec::with_capacity(market.frames.len()),
+            stamp_in_write_ns: Vec::with_capacity(market.frames.len()),
+            fifo,
+            tap: tap.is_some(),
+            ..ServeLog::default()
+        },
+        tap,
+        desk: OrderDesk::new(market),
+        sessions: Vec::new(),
+        messages: Vec::new(),
+        replies: Vec::new(),
+        start: None,
+        next: 0,
+        spin_until: None,
     };
-    let mut desk = OrderDesk::new(market);
-    let mut sessions: Vec<Session> = Vec::new();
-    let mut messages = Vec::new();
-    let mut replies = Vec::new();
     let mut fds = Vec::new();
-    let mut start: Option<Instant> = None;
-    let mut next = 0;
-    // While `Some`: spinning for the first order after a quote, until then.
-    let mut spin_until: Option<Instant> = None;
     while !shared.stop.load(Ordering::Acquire) {
+        server.admit(sessions_rx);
+        server.send_due_frames();
+        let first_order = server.read_sessions();
+        server.flush_and_prune();
+
+        let now = Instant::now();
+        if first_order || server.spin_until.is_some_and(|until| now >= until) {
+            server.spin_until = None;
+        }
+        let wake = server
+            .start
+            .and_then(|t0| market.frames.get(server.next).map(|f| t0 + f.at))
+            .map_or(now + IDLE_WAKE, |due| {
+                due.checked_sub(SPIN_BEFORE_DUE)
+                    .unwrap_or(due)
+                    .min(now + IDLE_WAKE)
+            });
+        if server.spin_until.is_none() && wake > now {
+            wait_for_sessions(&server.sessions, &mut fds, wake - now);
+        }
+    }
+    let (mono, real) = (mono0.elapsed(), realtime_ns() - real0);
+    let mut log = server.log;
+    log.clock_drift_ns = real as i64 - mono.as_nanos() as i64;
+    log.tap_orphans = server.tap.map_or(0, |t| t.orphans);
+    log
+}
+
+/// The server thread's state between turns of [`serve`].
+struct Server<'a> {
+    market: &'a Market,
+    settings: &'a HarnessSettings,
+    shared: &'a Shared,
+    log: ServeLog,
+    tap: Option<PacketTap>,
+    desk: OrderDesk,
+    sessions: Vec<Session>,
+    /// Messages of one read: (opcode, payload, stream offset of the last byte).
+    messages: Vec<(u8, Vec<u8>, u64)>,
+    /// Answers to send: (session id, text).
+    replies: Vec<(u64, String)>,
+    /// When the market stream started (the first market session's arrival).
+    start: Option<Instant>,
+    /// The next frame of the recording to send.
+    next: usize,
+    /// While `Some`: spinning for the first order after a quote, until then.
+    spin_until: Option<Instant>,
+}
+
+impl Server<'_> {
+    /// Takes the sessions the acceptor handed over; the first market session starts the
+    /// stream and opens the measured window after the warm-up.
+    fn admit(&mut self, sessions_rx: &mpsc::Receiver<Session>) {
         while let Ok(session) = sessions_rx.try_recv() {
-            if start.is_none() && matches!(session.role, Role::Market { .. }) {
-                start = Some(Instant::now());
-                let from = realtime_ns() + settings.warmup.as_nanos() as u64;
-                log.window = Some((from, from + settings.measure.as_nanos() as u64));
+            if self.start.is_none() && matches!(session.role, Role::Market { .. }) {
+                self.start = Some(Instant::now());
+                let from = realtime_ns() + self.settings.warmup.as_nanos() as u64;
+                self.log.window = Some((from, from + self.settings.measure.as_nanos() as u64));
             }
-            sessions.push(session);
+            self.sessions.push(session);
         }
+    }
 
-        if let Some(t0) = start {
-            let now = Instant::now();
-            let in_window = log
-                .window
-                .is_some_and(|(from, until)| (from..until).contains(&realtime_ns()));
-            while let Some(frame) = market.frames.get(next) {
-                let due = t0 + frame.at;
-                if due > now {
-                    break;
+    /// Writes every frame that is due to the sessions subscribed to its stream, stamping
+    /// bookTickers; flags the run finished once the window is over.
+    fn send_due_frames(&mut self) {
+        let Some(t0) = self.start else {
+            return;
+        };
+        let log = &mut self.log;
+        let now = Instant::now();
+        let in_window = log
+            .window
+            .is_some_and(|(from, until)| (from..until).contains(&realtime_ns()));
+        while let Some(frame) = self.market.frames.get(self.next) {
+            let due = t0 + frame.at;
+            if due > now {
+                break;
+            }
+            let mut subscribed = false;
+            let mut kernel_sent = None;
+            let started = Instant::now();
+            let before = realtime_ns();
+            for s in self.sessions.iter_mut().filter(|s| s.wants(frame.stream)) {
+                subscribed = true;
+                if !s.send(&frame.bytes) {
+                    log.queued_writes += 1;
                 }
-                let mut subscribed = false;
-                let mut kernel_sent = None;
-                let started = Instant::now();
-                let before = realtime_ns();
-                for s in sessions.iter_mut().filter(|s| s.wants(frame.stream)) {
-                    subscribed = true;
-                    if !s.send(&frame.bytes) {
-                        log.queued_writes += 1;
-                    }
-                    kernel_sent = take_tx_stamp(&s.socket).or(kernel_sent);
-                }
-                let written = realtime_ns();
-                match frame.stream {
-                    Stream::BookTicker if subscribed => {
-                        let sent = match kernel_sent {
-                            Some(kernel) => {
-                                log.kernel_sends += 1;
-                                kernel
-                            }
-                            None => {
-                                log.user_sends += 1;
-                                written
-                            }
-                        };
-                        log.events.push((sent, WireEvent::QuoteSent));
-                        spin_until = Some(Instant::now() + SPIN_AFTER_QUOTE);
-                        if in_window {
-                            log.send_late_ns
-                                .push(started.duration_since(due).as_nanos() as u64);
-                            log.write_ns.push(written - before);
-                            log.stamp_in_write_ns.push(sent.saturating_sub(before));
+                kernel_sent = take_tx_stamp(&s.socket).or(kernel_sent);
+            }
+            let written = realtime_ns();
+            match frame.stream {
+                Stream::BookTicker if subscribed => {
+                    let sent = match kernel_sent {
+                        Some(kernel) => {
+                            log.kernel_sends += 1;
+                            kernel
                         }
+                        None => {
+                            log.user_sends += 1;
+                            written
+                        }
+                    };
+                    log.events.push((sent, WireEvent::QuoteSent));
+                    self.spin_until = Some(Instant::now() + SPIN_AFTER_QUOTE);
+                    if in_window {
+                        log.send_late_ns
+                            .push(started.duration_since(due).as_nanos() as u64);
+                        log.write_ns.push(written - before);
+                        log.stamp_in_write_ns.push(sent.saturating_sub(before));
                     }
-                    Stream::Depth => {
-                        shared.depth_sent.fetch_add(1, Ordering::AcqRel);
-                    }
-                    _ => {}
                 }
-                next += 1;
+                Stream::Depth => {
+                    self.shared.depth_sent.fetch_add(1, Ordering::AcqRel);
+                }
+                _ => {}
             }
-            if let Some((_, until)) = log.window {
-                if realtime_ns() >= until && !shared.finished.load(Ordering::Relaxed) {
-                    shared.finished.store(true, Ordering::Release);
-                }
+            self.next += 1;
+        }
+        if let Some((_, until)) = log.window {
+            if realtime_ns() >= until && !self.shared.finished.load(Ordering::Relaxed) {
+                self.shared.finished.store(true, Ordering::Release);
             }
         }
+    }
 
-        // While spinning only the order-entry sockets are read; market sockets (pings and
-        // closes only) wait for the next sleeping turn.
-        let spinning = spin_until.is_some();
+    /// Reads the sessions and answers what came: order-entry requests are stamped (by the tap,
+    /// else by their read) and answered by the order desk, pings ponged, closes closed. While
+    /// spinning after a quote only order-entry sockets are read (market sockets carry only
+    /// pings and closes, which wait for the next sleeping turn). Returns whether an order came.
+    fn read_sessions(&mut self) -> bool {
+        let spinning = self.spin_until.is_some();
         let mut first_order = false;
-        for i in 0..sessions.len() {
-            let s = &mut sessions[i];
+        for i in 0..self.sessions.len() {
+            let s = &mut self.sessions[i];
             if spinning && s.role != Role::OrderEntry {
                 continue;
             }
@@ -1190,25 +1258,26 @@ fn serve(
                 // Transmit stamps of frames sent late (queued) would keep ppoll awake (POLLERR).
                 let _ = take_tx_stamp(&s.socket);
             }
-            let Some(stamp) = s.read(&mut log) else {
+            let Some(stamp) = s.read(&mut self.log) else {
                 continue;
             };
-            s.take_messages(&mut messages);
+            s.take_messages(&mut self.messages);
             let (id, role, port) = (s.id, s.role, s.client_port);
             if role == Role::OrderEntry {
-                if let Some(tap) = tap.as_mut() {
+                if let Some(tap) = self.tap.as_mut() {
                     tap.drain();
                 }
             }
             let mut orders_in_read = 0;
             let mut first_sent: Option<u64> = None;
             let mut merged_gap: Option<u64> = None;
-            for (opcode, payload, last_byte) in messages.drain(..) {
+            for (opcode, payload, last_byte) in self.messages.drain(..) {
                 match opcode {
                     OP_TEXT if role == Role::OrderEntry => {
                         let text = String::from_utf8_lossy(&payload);
+                        let log = &mut self.log;
                         if text.contains("\"order.") {
-                            let sent = tap.as_mut().and_then(|t| t.sent_at(port, last_byte));
+                            let sent = self.tap.as_mut().and_then(|t| t.sent_at(port, last_byte));
                             if sent.is_some() {
                                 log.tap_stamped_orders += 1;
                             } else {
@@ -1233,56 +1302,43 @@ fn serve(
                         } else {
                             log.other_requests += 1;
                         }
-                        desk.answer(id, &text, &mut replies);
+                        self.desk.answer(id, &text, &mut self.replies);
                     }
-                    OP_PING => replies_frame(&mut sessions[i], OP_PONG, &payload),
+                    OP_PING => replies_frame(&mut self.sessions[i], OP_PONG, &payload),
                     OP_CLOSE => {
-                        replies_frame(&mut sessions[i], OP_CLOSE, &payload);
-                        sessions[i].closed = true;
+                        replies_frame(&mut self.sessions[i], OP_CLOSE, &payload);
+                        self.sessions[i].closed = true;
                     }
                     _ => {}
                 }
             }
-            log.coalesced_reads += u64::from(orders_in_read > 1);
+            self.log.coalesced_reads += u64::from(orders_in_read > 1);
             if let Some(gap) = merged_gap.take() {
-                log.merged_gap_ns.push(gap);
+                self.log.merged_gap_ns.push(gap);
             }
-            for (to, text) in replies.drain(..) {
-                if let Some(s) = sessions.iter_mut().find(|s| s.id == to) {
+            for (to, text) in self.replies.drain(..) {
+                if let Some(s) = self.sessions.iter_mut().find(|s| s.id == to) {
                     s.send(&server_frame(OP_TEXT, text.as_bytes()));
                 }
             }
         }
-        for s in sessions.iter_mut().filter(|s| !s.outbox.is_empty()) {
+        first_order
+    }
+
+    /// Writes what the sessions have queued and forgets closed sessions (and their user-data
+    /// subscriptions).
+    fn flush_and_prune(&mut self) {
+        for s in self.sessions.iter_mut().filter(|s| !s.outbox.is_empty()) {
             s.flush();
         }
-        if sessions.iter().any(|s| s.closed) {
-            sessions.retain(|s| !s.closed);
-            let open: Vec<u64> = sessions.iter().map(|s| s.id).collect();
-            for subscribers in desk.users.values_mut() {
+        if self.sessions.iter().any(|s| s.closed) {
+            self.sessions.retain(|s| !s.closed);
+            let open: Vec<u64> = self.sessions.iter().map(|s| s.id).collect();
+            for subscribers in self.desk.users.values_mut() {
                 subscribers.retain(|id| open.contains(id));
             }
         }
-
-        let now = Instant::now();
-        if first_order || spin_until.is_some_and(|until| now >= until) {
-            spin_until = None;
-        }
-        let wake = start
-            .and_then(|t0| market.frames.get(next).map(|f| t0 + f.at))
-            .map_or(now + IDLE_WAKE, |due| {
-                due.checked_sub(SPIN_BEFORE_DUE)
-                    .unwrap_or(due)
-                    .min(now + IDLE_WAKE)
-            });
-        if spin_until.is_none() && wake > now {
-            wait_for_sessions(&sessions, &mut fds, wake - now);
-        }
     }
-    let (mono, real) = (mono0.elapsed(), realtime_ns() - real0);
-    log.clock_drift_ns = real as i64 - mono.as_nanos() as i64;
-    log.tap_orphans = tap.map_or(0, |t| t.orphans);
-    log
 }
 
 /// Answers a control frame (pong to a ping, close to a close).
