@@ -526,7 +526,6 @@ mod tests {
     use super::*;
     use tickwire_feed::Price;
     use tickwire_gateway::{NewOrder, OrderKind};
-    use tickwire_shm::region::{RegionInit, RegionWriter};
 
     fn new_order(client_id: u64) -> OrderRequest {
         OrderRequest::New(NewOrder {
@@ -550,15 +549,7 @@ mod tests {
     fn tick_to_trade_times_the_first_request_of_each_market_event_cancels_included() {
         let dir = tempfile::tempdir().expect("tempdir");
         let clock = LatencyClock::new();
-        let mut region = RegionWriter::create(
-            &dir.path().join("region"),
-            &RegionInit {
-                instance: "unit",
-                tick_ns_q32: clock.tick_ns_q32(),
-                instruments: &[],
-            },
-        )
-        .expect("region");
+        let mut region = crate::test_support::unit_region(dir.path(), &clock);
         let sections = region.take_sections().expect("sections");
         let (mut order_tx, order_rx) = rtrb::RingBuffer::new(16);
         let (_quote_tx, quote_rx) = rtrb::RingBuffer::new(16);

@@ -67,3 +67,22 @@ pub mod snapshot;
 pub mod strategy;
 pub mod strategy_agent;
 pub mod trading;
+
+#[cfg(test)]
+mod test_support {
+    use crate::clock::LatencyClock;
+    use tickwire_shm::region::{RegionInit, RegionWriter};
+
+    /// A real region file in `dir` for unit tests, on `clock`'s scale, with no instruments.
+    pub(crate) fn unit_region(dir: &std::path::Path, clock: &LatencyClock) -> RegionWriter {
+        RegionWriter::create(
+            &dir.join("region"),
+            &RegionInit {
+                instance: "unit",
+                tick_ns_q32: clock.tick_ns_q32(),
+                instruments: &[],
+            },
+        )
+        .expect("region")
+    }
+}

@@ -695,7 +695,7 @@ mod tests {
     use crate::journal::{journal_ring, EngineEvent};
     use crate::market_maker::MarketMaker;
     use tickwire_gateway::{ExecKind, RejectReason};
-    use tickwire_shm::region::{RegionInit, RegionWriter};
+    use tickwire_shm::region::RegionWriter;
 
     /// The ack timeout in these tests, latency-clock ticks.
     const T: u64 = 1_000;
@@ -719,15 +719,7 @@ mod tests {
             let dir = tempfile::tempdir().expect("tempdir");
             let config = Config::parse(std::path::Path::new("unit.toml"), VALID).expect("config");
             let clock = LatencyClock::new();
-            let mut region = RegionWriter::create(
-                &dir.path().join("region"),
-                &RegionInit {
-                    instance: "unit",
-                    tick_ns_q32: clock.tick_ns_q32(),
-                    instruments: &[],
-                },
-            )
-            .expect("region");
+            let mut region = crate::test_support::unit_region(dir.path(), &clock);
             let sections = region.take_sections().expect("sections");
             let (order_tx, orders) = rtrb::RingBuffer::new(64);
             let (journal_tx, journal) = journal_ring();
