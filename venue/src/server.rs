@@ -392,23 +392,18 @@ fn route_events(
                 }));
             }
             VenueEvent::Execution {
-                order,
+                ref order,
                 exec_type,
                 last_qty,
-                last_price,
-                trade_id,
-                maker,
-                time_ms,
+                ..
             } => {
                 if order.account == LIQUIDITY_ACCOUNT || order.account == TAKER_ACCOUNT {
                     continue;
                 }
                 if let Some(subscribers) = users.get_mut(&order.account) {
-                    let report = symbol.execution_report(
-                        &order, exec_type, last_qty, last_price, trade_id, maker, time_ms,
-                    );
-                    let text = json!({ "subscriptionId": 0, "event": report }).to_string();
-                    subscribers.retain(|tx| tx.send(text.clone()).is_ok());
+                    if let Some((_, text)) = symbol.user_data_event(&event) {
+                        subscribers.retain(|tx| tx.send(text.clone()).is_ok());
+                    }
                 }
                 debug_assert!(exec_type != ExecType::Trade || last_qty > 0);
             }

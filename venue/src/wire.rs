@@ -4,7 +4,8 @@
 //! `web-socket-api.md`, `user-data-stream.md`).
 
 use crate::exchange::{
-    DepthChanges, ExecType, Levels, OrderStatus, OrderView, Side, TimeInForce, VenueError,
+    AccountId, DepthChanges, ExecType, Levels, OrderStatus, OrderView, Side, TimeInForce,
+    VenueError, VenueEvent,
 };
 use serde_json::{json, Value};
 use tickwire_feed::{parse_decimal, write_decimal};
@@ -110,18 +111,22 @@ impl Symbol {
         })
     }
 
-    /// An `executionReport` user-data event.
-    #[allow(clippy::too_many_arguments)]
-    pub fn execution_report(
-        &self,
-        o: &OrderView,
-        exec_type: ExecType,
-        last_qty: i64,
-        last_price: i64,
-        trade_id: i64,
-        maker: bool,
-        time_ms: u64,
-    ) -> Value {
+    /// The user-data message an execution sends to its account's subscribers: the account and
+    /// the `executionReport` event, framed as the WebSocket API's subscription pushes; `None`
+    /// for a trade (public streams only).
+    pub fn user_data_event(&self, event: &VenueEvent) -> Option<(AccountId, String)> {
+        let VenueEvent::Execution {
+            order: o,
+            exec_type,
+            last_qty,
+            last_price,
+            trade_id,
+            maker,
+            time_ms,
+        } = event
+        else {
+            return None;
+        };
         let (kind, tif) = order_type(o.tif);
         let exec = match exec_type {
             ExecType::New => "NEW",
@@ -129,19 +134,21 @@ impl Symbol {
             ExecType::Canceled => "CANCELED",
             ExecType::Expired => "EXPIRED",
         };
-        json!({
+        let report = json!({
             "e": "executionReport", "E": time_ms, "s": self.name, "c": o.client_order_id,
             "S": side_name(o.side), "o": kind, "f": tif,
             "q": self.qty(o.orig_qty), "p": self.price(o.price),
             "P": self.price(0), "F": self.qty(0), "g": -1, "C": "",
             "x": exec, "X": status_name(o.status), "r": "NONE", "i": o.order_id,
-            "l": self.qty(last_qty), "z": self.qty(o.executed_qty), "L": self.price(last_price),
+            "l": self.qty(*last_qty), "z": self.qty(o.executed_qty), "L": self.price(*last_price),
             "n": "0", "N": null, "T": time_ms, "t": trade_id, "I": 0,
             "w": matches!(o.status, OrderStatus::New | OrderStatus::PartiallyFilled),
             "m": maker, "M": false, "O": o.created_ms,
-            "Z": self.quote(o.cum_quote), "Y": self.quote(i128::from(last_qty) * i128::from(last_price)),
+            "Z": self.quote(o.cum_quote), "Y": self.quote(i128::from(*last_qty) * i128::from(*last_price)),
             "Q": self.qty(0), "W": o.created_ms, "V": "NONE",
-        })
+        });
+        let text = json!({ "subscriptionId": 0, "event": report }).to_string();
+        Some((o.account, text))
     }
 }
 

@@ -526,25 +526,12 @@ impl OrderDesk {
         for event in self.book.take_events() {
             // Trades between clients' orders would go to the public streams; the recorded
             // market stays as recorded (and the bench's clients never cross each other).
-            let VenueEvent::Execution {
-                order,
-                exec_type,
-                last_qty,
-                last_price,
-                trade_id,
-                maker,
-                time_ms,
-            } = event
-            else {
+            let Some((account, text)) = self.symbol.user_data_event(&event) else {
                 continue;
             };
-            let Some(subscribers) = self.users.get(&order.account) else {
+            let Some(subscribers) = self.users.get(&account) else {
                 continue;
             };
-            let report = self.symbol.execution_report(
-                &order, exec_type, last_qty, last_price, trade_id, maker, time_ms,
-            );
-            let text = json!({ "subscriptionId": 0, "event": report }).to_string();
             for &to in subscribers {
                 replies.push((to, text.clone()));
             }
@@ -908,23 +895,7 @@ pub fn realtime_ns() -> u64 {
 
 /// Turns on the kernel's receive timestamps (`SO_TIMESTAMPNS`) on a socket.
 fn enable_rx_timestamps(socket: &TcpStream) -> io::Result<()> {
-    let on: libc::c_int = 1;
-    // SAFETY: setsockopt(2) on a socket this `TcpStream` owns, reading `size_of::<c_int>()`
-    // bytes of `on`, which lives across the call.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPNS,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    crate::packet_tap::set_socket_int(socket.as_raw_fd(), libc::SO_TIMESTAMPNS, 1)
 }
 
 /// `SCM_TSTAMP_SND` (`linux/errqueue.h`): the stamp was taken as the device sent the data.
@@ -934,26 +905,15 @@ const SCM_TSTAMP_SND: u32 = 0;
 /// its last byte is handed to the device (on loopback, `loopback_xmit`, right before the
 /// receiver's `netif_rx`), read back from the socket's error queue, keyed by byte offset.
 fn enable_tx_timestamps(socket: &TcpStream) -> io::Result<()> {
-    let flags = (libc::SOF_TIMESTAMPING_TX_SOFTWARE
+    let flags = libc::SOF_TIMESTAMPING_TX_SOFTWARE
         | libc::SOF_TIMESTAMPING_SOFTWARE
         | libc::SOF_TIMESTAMPING_OPT_ID
-        | libc::SOF_TIMESTAMPING_OPT_TSONLY) as libc::c_int;
-    // SAFETY: setsockopt(2) on a socket this `TcpStream` owns, reading `size_of::<c_int>()`
-    // bytes of `flags`, which lives across the call.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPING,
-            (&flags as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+        | libc::SOF_TIMESTAMPING_OPT_TSONLY;
+    crate::packet_tap::set_socket_int(
+        socket.as_raw_fd(),
+        libc::SO_TIMESTAMPING,
+        flags as libc::c_int,
+    )
 }
 
 /// Drains a socket's error queue of transmit timestamps; returns the one with the highest key

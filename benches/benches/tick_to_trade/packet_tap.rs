@@ -16,7 +16,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Bytes of each segment the kernel copies: IPv4 and TCP headers with options.
 const SNAP_LEN: u32 = 128;
@@ -57,6 +57,21 @@ fn check(rc: libc::c_int) -> io::Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// Sets a `SOL_SOCKET` option whose value is a C `int`.
+pub fn set_socket_int(fd: RawFd, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: setsockopt(2) reads `size_of::<c_int>()` bytes of `value`, which lives across the
+    // call; a bad descriptor or option is reported through the return value.
+    check(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })
 }
 
 impl PacketTap {
@@ -107,28 +122,8 @@ impl PacketTap {
                 std::mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
             )
         })?;
-        let on: libc::c_int = 1;
-        // SAFETY: setsockopt(2) on our socket, reading the `c_int` `on`, alive across the call.
-        check(unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_TIMESTAMPNS,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        })?;
-        let rcvbuf: libc::c_int = 8 << 20;
-        // SAFETY: as above, reading the `c_int` `rcvbuf`.
-        check(unsafe {
-            libc::setsockopt(
-                socket.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                (&rcvbuf as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        })?;
+        set_socket_int(socket.as_raw_fd(), libc::SO_TIMESTAMPNS, 1)?;
+        set_socket_int(socket.as_raw_fd(), libc::SO_RCVBUF, 8 << 20)?;
         // SAFETY: if_nametoindex(3) reads the NUL-terminated name, a static C string.
         let ifindex = unsafe { libc::if_nametoindex(c"lo".as_ptr()) };
         if ifindex == 0 {
