@@ -231,7 +231,7 @@ impl JournalSender {
 
 /// Creates the ring between the strategy and persistence threads.
 pub fn journal_ring() -> (JournalSender, rtrb::Consumer<JournalRecord>) {
-    let (ring, consumer) = rtrb::RingBuffer::new(JOURNAL_RING_CAPACITY);
+    let (ring, consumer) = crate::ring::ring(JOURNAL_RING_CAPACITY);
     (
         JournalSender {
             ring,

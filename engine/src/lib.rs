@@ -61,6 +61,7 @@ pub mod log;
 pub mod market_maker;
 pub mod record;
 pub mod replay;
+pub mod ring;
 pub mod risk;
 pub mod run;
 pub mod snapshot;

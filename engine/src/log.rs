@@ -70,7 +70,7 @@ pub fn log_rings(clock: &LatencyClock, sources: &[&'static str]) -> (LogWriter, 
     let mut consumers = Vec::with_capacity(sources.len());
     let mut loggers = Vec::with_capacity(sources.len());
     for &source in sources {
-        let (ring, consumer) = rtrb::RingBuffer::new(LOG_RING_CAPACITY);
+        let (ring, consumer) = crate::ring::ring(LOG_RING_CAPACITY);
         consumers.push(consumer);
         loggers.push(Logger {
             ring,

@@ -12,6 +12,7 @@ use crate::instance::{InstanceLock, TokenFile};
 use crate::journal::{journal_ring, EngineEvent, JournalRecord, JournalWriter};
 use crate::log::{log_rings, Level, Logger};
 use crate::market_maker::MarketMaker;
+use crate::ring::ring;
 use crate::risk::{Limits, RateWindow};
 use crate::snapshot::SnapshotFetcher;
 use crate::strategy::{InstrumentSpec, MarketView, TradingContext};
@@ -208,10 +209,10 @@ pub fn build_pipeline(
         sections.storage,
         Arc::clone(&storage_alarm),
     )?;
-    let (market_tx, market_rx) = rtrb::RingBuffer::new(MARKET_RING);
-    let (order_tx, order_rx) = rtrb::RingBuffer::new(ORDER_RING);
-    let (report_tx, report_rx) = rtrb::RingBuffer::new(REPORT_RING);
-    let (quote_tx, quote_rx) = rtrb::RingBuffer::new(QUOTE_RING);
+    let (market_tx, market_rx) = ring(MARKET_RING);
+    let (order_tx, order_rx) = ring(ORDER_RING);
+    let (report_tx, report_rx) = ring(REPORT_RING);
+    let (quote_tx, quote_rx) = ring(QUOTE_RING);
     let helpers_stop = Arc::new(AtomicBool::new(false));
     let publish_ns = config.engine.publish_interval_us * 1000;
 

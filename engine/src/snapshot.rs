@@ -71,8 +71,8 @@ impl SnapshotFetcher {
         symbols: Vec<String>,
         stop: Arc<AtomicBool>,
     ) -> (Self, SnapshotClient) {
-        let (req_tx, req_rx) = rtrb::RingBuffer::new(64);
-        let (rep_tx, rep_rx) = rtrb::RingBuffer::new(64);
+        let (req_tx, req_rx) = crate::ring::ring(64);
+        let (rep_tx, rep_rx) = crate::ring::ring(64);
         (
             Self {
                 endpoint,
