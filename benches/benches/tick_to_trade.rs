@@ -65,7 +65,7 @@ use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -395,7 +395,9 @@ fn run_tickwire(
     in_process: &mut InProcess,
 ) -> usize {
     let engine = release_dir().join("engine");
-    let shm = dir.join("region");
+    // On tmpfs, as the engine's default is: a region on a disk filesystem is write-protected by
+    // writeback every few seconds, and each publish after that takes a page fault.
+    let shm = PathBuf::from(format!("/dev/shm/tickwire-t2t-{}", std::process::id()));
     let config = format!(
         r#"
 [engine]
@@ -478,6 +480,8 @@ lot_size = "0.00001"
     // SAFETY: kill(2) with SIGTERM on our own child's pid, not yet reaped.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let _ = child.wait();
+    // The engine removes its region when it stops; this covers one that did not stop cleanly.
+    let _ = std::fs::remove_file(&shm);
     threads
 }
 
