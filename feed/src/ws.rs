@@ -239,13 +239,13 @@ enum State {
     },
 }
 
-/// A buffer of `len` zero bytes with room for `capacity`, every byte of which has been written
-/// once: its pages are mapped before the connection's first read or write lands in them, so the
-/// hot thread takes no page fault the first time a message runs further into a buffer.
+/// A buffer of `len` bytes (of no meaning: each is written before it is read) with room for
+/// `capacity`, every byte of which has been written once: its pages are mapped before the
+/// connection's first read or write lands in them, so the hot thread takes no page fault the
+/// first time a message runs further into a buffer.
 fn written(len: usize, capacity: usize) -> Vec<u8> {
-    // Not `vec![0; n]`: that is calloc, whose fresh pages stay unmapped until written.
-    let mut buffer = Vec::with_capacity(capacity);
-    buffer.resize(capacity, 0);
+    // Not zeroes: `vec![0; n]` is calloc, whose fresh pages stay unmapped until written.
+    let mut buffer = vec![0xA5; capacity];
     std::hint::black_box(&mut buffer);
     buffer.truncate(len);
     buffer
