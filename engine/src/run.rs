@@ -71,6 +71,24 @@ fn spawn_agent<A: Agent + Send + 'static>(mut agent: A, mut idle: Idle) -> Resul
         .with_context(|| format!("spawn {name} thread"))
 }
 
+/// The filesystem type (`statfs`'s magic) of `path` when it is not held in memory (tmpfs,
+/// hugetlbfs, ramfs); `None` for those, or when it cannot be told.
+fn disk_filesystem(path: &Path) -> Option<i64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statfs is a plain C struct that the call fills; zeroes are a valid value.
+    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: statfs(2) with a NUL-terminated path and a valid pointer to a struct it may write.
+    if unsafe { libc::statfs(path.as_ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    let kind = stat.f_type;
+    // ramfs's magic, from linux/magic.h (the libc crate does not carry it).
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    let memory = [libc::TMPFS_MAGIC, libc::HUGETLBFS_MAGIC, RAMFS_MAGIC];
+    (!memory.contains(&kind)).then_some(kind)
+}
+
 /// Pins the calling thread and raises it to SCHED_FIFO as configured; returns (core, fifo).
 fn place_strategy_thread(config: &Config, logger: &mut Logger) -> (i32, bool) {
     let mut core = -1;
@@ -543,6 +561,15 @@ fn run_threads(
         "engine running (pid {})",
         [i64::from(std::process::id()), 0, 0],
     );
+    if let Some(kind) = disk_filesystem(&paths.shm) {
+        engine_log.log(
+            Level::Warn,
+            "shm_path is on a disk filesystem (statfs type {}): writeback write-protects the \
+             region's pages every few seconds and each publish after that faults on the hot \
+             thread; put it on /dev/shm",
+            [kind, 0, 0],
+        );
+    }
     while !strategy_handle.is_finished() {
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -640,5 +667,17 @@ pub fn trading_context(
         next_client_id: 1,
         section,
         dirty: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tmpfs_passes_and_another_filesystem_is_named_by_its_type() {
+        assert_eq!(disk_filesystem(Path::new("/dev/shm")), None);
+        assert_eq!(disk_filesystem(Path::new("/proc")), Some(0x9fa0));
+        assert_eq!(disk_filesystem(Path::new("/no/such/dir")), None);
     }
 }
