@@ -2,7 +2,7 @@
 //! `valgrind --tool=callgrind` to count instructions per tick — a figure that, unlike time, is
 //! the same on a busy shared machine as on an idle one.
 //!
-//! `hot_path_step <decode|depth|serde|serde_depth|baseline|decide|encode> <iterations>`
+//! `hot_path_step <decode|depth|serde|serde_depth|baseline|decide|encode|encode_signed|cancel_signed> <iterations>`
 //!
 //! - `decode`: tickwire's Binance bookTicker decode to fixed point (fast path);
 //! - `depth`: tickwire's decode of a 10x10 depth diff into its level buffers;
@@ -11,7 +11,9 @@
 //! - `baseline`: what the conventional bot does: serde_json into owned `String` fields, then
 //!   `f64` parsing;
 //! - `decide`: the market maker's targets and the pre-trade risk check for one quote;
-//! - `encode`: the gateway's `order.place` request for one order.
+//! - `encode`: the gateway's `order.place` request for one order, unsigned;
+//! - `encode_signed`: the same, signed (HMAC-SHA-256, as sent to the venue);
+//! - `cancel_signed`: the signed `order.cancel` request, a requote's first request.
 
 use serde::Deserialize;
 use std::hint::black_box;
@@ -52,7 +54,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(mode), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<u64>().ok()))
     else {
-        eprintln!("usage: hot_path_step <decode|depth|serde|serde_depth|baseline|decide|encode> <iterations>");
+        eprintln!("usage: hot_path_step <decode|depth|serde|serde_depth|baseline|decide|encode|encode_signed|cancel_signed> <iterations>");
         std::process::exit(2);
     };
     match mode.as_str() {
@@ -109,7 +111,13 @@ fn main() {
                 let _ = black_box(strategy_step(&mut quotes, &mm, &limits, &mut rate));
             }
         }
-        "encode" => {
+        "encode" | "encode_signed" | "cancel_signed" => {
+            let credentials = (mode != "encode").then(|| {
+                tickwire_gateway::binance::Credentials::new(
+                    "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
+                    b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j",
+                )
+            });
             let mut encoder = OrderEncoder::new(
                 vec![tickwire_gateway::binance::SymbolSpec {
                     name: "BTCUSDT".into(),
@@ -117,22 +125,23 @@ fn main() {
                     qty_decimals: 8,
                 }],
                 "tw1-",
-                None,
+                credentials,
             );
             for i in 0..n {
-                let order = NewOrder {
-                    client_id: i,
-                    instrument: InstrumentId(0),
-                    side: Side::Buy,
-                    price: Price(2_503_519),
-                    qty: Qty(1_000_000),
-                    kind: OrderKind::PostOnly,
+                let request = if mode == "cancel_signed" {
+                    encoder.cancel(i, InstrumentId(0), i, 1_700_000_000_000)
+                } else {
+                    let order = NewOrder {
+                        client_id: i,
+                        instrument: InstrumentId(0),
+                        side: Side::Buy,
+                        price: Price(2_503_519),
+                        qty: Qty(1_000_000),
+                        kind: OrderKind::PostOnly,
+                    };
+                    encoder.new_order(&order, i, 1_700_000_000_000)
                 };
-                black_box(
-                    encoder
-                        .new_order(&order, i, 1_700_000_000_000)
-                        .map(<[u8]>::len),
-                );
+                black_box(request.map(<[u8]>::len));
             }
         }
         other => {
