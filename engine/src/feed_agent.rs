@@ -69,8 +69,8 @@ pub struct VenueFeed {
     source: DataSource,
     last_message: Vec<Instant>,
     logger: Logger,
-    /// The first bookTicker message received, decoded again (result dropped) on every turn
-    /// that read nothing: the system calls of a busy-polling loop evict the decoder's code and
+    /// The first bookTicker message received, decoded again (result dropped) by
+    /// [`Agent::keep_warm`] on a spinning thread's turns that found no work: the system calls of a busy-polling loop evict the decoder's code and
     /// data from the core's caches, and a quote decoded cold takes several times longer than a
     /// warm one. `warm_len == 0` until a bookTicker has arrived.
     warm_message: Box<[u8; WARM_CAPACITY]>,
@@ -422,11 +422,6 @@ impl FeedAgent {
                 out.status(i, FeedState::Live, source);
             }
         });
-        if work == 0 && *warm_len > 0 {
-            let scratch = &mut warm_scratch[..*warm_len];
-            scratch.copy_from_slice(&warm_message[..*warm_len]);
-            let _ = std::hint::black_box(decoder.decode(scratch, 0));
-        }
         let logged = match &event {
             Some(WsEvent::Connected) => logger.log(
                 LogLevel::Info,
@@ -574,6 +569,17 @@ impl Agent for FeedAgent {
             Source::Synthetic { .. } => None,
         } {
             set.add(fd);
+        }
+    }
+
+    /// Decodes the kept bookTicker again (from a copy: the decoder parses in place).
+    fn keep_warm(&mut self) {
+        if let Source::Venue(v) = &mut self.source {
+            if v.warm_len > 0 {
+                let scratch = &mut v.warm_scratch[..v.warm_len];
+                scratch.copy_from_slice(&v.warm_message[..v.warm_len]);
+                let _ = std::hint::black_box(v.decoder.decode(scratch, 0));
+            }
         }
     }
 }

@@ -498,12 +498,13 @@ impl Agent for GatewayAgent {
         }
         work += self.session_turn();
         self.out.flush();
-        if work == 0 {
-            if let Venue::Session(session) = &mut self.venue {
-                session.warm_encoder();
-            }
-        }
         work
+    }
+
+    fn keep_warm(&mut self) {
+        if let Venue::Session(session) = &mut self.venue {
+            session.warm_encoder();
+        }
     }
 
     fn is_done(&self) -> bool {

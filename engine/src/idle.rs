@@ -26,6 +26,11 @@ pub trait Agent {
     fn is_done(&self) -> bool;
     /// Adds the sockets whose readability should end this agent's park (none by default).
     fn wake_fds(&self, _set: &mut WakeSet) {}
+    /// Runs the agent's hot path on data it then drops, after a turn that found no work on a
+    /// busy-spinning thread: keeps that code and its buffers in the core's caches, which the
+    /// polling loop's system calls evict. Nothing is sent and no state that others see changes.
+    /// Not called on a thread that backs off: it would only burn the turns before a park.
+    fn keep_warm(&mut self) {}
 }
 
 /// Descriptors whose readability ends a park; at most [`WakeSet::CAPACITY`] (more are ignored,
@@ -226,6 +231,16 @@ impl<L: Agent> Agent for Composite<L> {
             agent.wake_fds(set);
         }
     }
+
+    fn keep_warm(&mut self) {
+        for agent in &mut self.before {
+            agent.keep_warm();
+        }
+        self.lead.keep_warm();
+        for agent in &mut self.after {
+            agent.keep_warm();
+        }
+    }
 }
 
 /// Sets this thread's timer slack to 1 ns (Linux's default is 50 µs), so a backing-off agent
@@ -242,8 +257,12 @@ pub fn run_agent(agent: &mut impl Agent, idle: &mut Idle) {
         tighten_timer_slack();
     }
     let mut wake = WakeSet::default();
+    let spinning = matches!(idle, Idle::BusySpin);
     while !agent.is_done() {
         let work = agent.do_work();
+        if work == 0 && spinning {
+            agent.keep_warm();
+        }
         if let Some(park) = idle.idle(work) {
             agent.wake_fds(&mut wake);
             wake.park(park);
@@ -255,7 +274,8 @@ pub fn run_agent(agent: &mut impl Agent, idle: &mut Idle) {
 mod tests {
     use super::*;
 
-    struct Countdown(u32, u32);
+    /// Turns left, turns run, `keep_warm` calls.
+    struct Countdown(u32, u32, u32);
 
     impl Agent for Countdown {
         fn role_name(&self) -> &'static str {
@@ -269,15 +289,28 @@ mod tests {
         fn is_done(&self) -> bool {
             self.0 == 0
         }
+        fn keep_warm(&mut self) {
+            self.2 += 1;
+        }
     }
 
     #[test]
     fn agents_run_until_done_under_either_strategy() {
         for mut idle in [Idle::BusySpin, Idle::backoff(Duration::from_micros(50))] {
-            let mut a = Countdown(300, 0);
+            let mut a = Countdown(300, 0, 0);
             run_agent(&mut a, &mut idle);
             assert_eq!(a.1, 300);
         }
+    }
+
+    #[test]
+    fn only_a_spinning_thread_keeps_warm_and_only_after_idle_turns() {
+        let mut spinning = Countdown(300, 0, 0);
+        run_agent(&mut spinning, &mut Idle::BusySpin);
+        assert_eq!(spinning.2, 150, "one call per turn that found no work");
+        let mut parking = Countdown(300, 0, 0);
+        run_agent(&mut parking, &mut Idle::backoff(Duration::from_micros(50)));
+        assert_eq!(parking.2, 0);
     }
 
     #[test]
