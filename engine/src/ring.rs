@@ -7,8 +7,9 @@
 //! message, ~110 ms apart at the bench's rate, until the ring had gone round once).
 //!
 //! Invariant: every slot of a ring made by [`ring`] has been written once before the ring is
-//! handed out, so no push or pop on it faults unless the kernel reclaims the page (it cannot:
-//! anonymous memory without swap, or locked by `engine run --mlock`).
+//! handed out, so no push or pop on it faults unless the kernel reclaims the page, which
+//! anonymous memory only suffers with swap under memory pressure (and not once
+//! `engine run --mlock` has locked it).
 
 use std::mem::MaybeUninit;
 
