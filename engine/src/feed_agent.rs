@@ -70,9 +70,10 @@ pub struct VenueFeed {
     last_message: Vec<Instant>,
     logger: Logger,
     /// The first bookTicker message received, decoded again (result dropped) by
-    /// [`Agent::keep_warm`] on a spinning thread's turns that found no work: the system calls of a busy-polling loop evict the decoder's code and
-    /// data from the core's caches, and a quote decoded cold takes several times longer than a
-    /// warm one. `warm_len == 0` until a bookTicker has arrived.
+    /// [`Agent::keep_warm`] on a spinning thread's turns that found no work: the system calls of
+    /// a busy-polling loop evict the decoder's code and data from the core's caches, and a quote
+    /// decoded cold takes several times longer than a warm one. `warm_len == 0` until a
+    /// bookTicker has arrived.
     warm_message: Box<[u8; WARM_CAPACITY]>,
     warm_len: usize,
     /// Where the warm message is decoded (the decoder parses in place).
