@@ -16,6 +16,9 @@ pub struct BookFull {
     pub capacity: usize,
 }
 
+/// Levels next to the best price that a search scans before it bisects the rest.
+const NEAR_LEVELS: usize = 16;
+
 /// One side: levels sorted so the best price is last.
 #[derive(Debug, Clone)]
 struct Ladder {
@@ -35,12 +38,29 @@ impl Ladder {
         }
     }
 
-    /// Position of `price` in the sort order (best last).
+    /// Position of `price` in the sort order (best last), as `binary_search` gives it.
+    ///
+    /// Most changes are within a few levels of the best price, so the last [`NEAR_LEVELS`] are
+    /// scanned from the best down first; a price deeper than that is binary-searched in the rest.
     fn search(&self, price: i64) -> Result<usize, usize> {
+        // `p` sorts after `price` (is better than it).
+        let better = |p: i64| if self.bids { p > price } else { p < price };
+        let len = self.levels.len();
+        let near = len.saturating_sub(NEAR_LEVELS);
+        for i in (near..len).rev() {
+            let p = self.levels[i].0;
+            if p == price {
+                return Ok(i);
+            }
+            if !better(p) {
+                return Err(i + 1);
+            }
+        }
+        let deeper = &self.levels[..near];
         if self.bids {
-            self.levels.binary_search_by(|(p, _)| p.cmp(&price))
+            deeper.binary_search_by(|(p, _)| p.cmp(&price))
         } else {
-            self.levels.binary_search_by(|(p, _)| price.cmp(p))
+            deeper.binary_search_by(|(p, _)| price.cmp(p))
         }
     }
 
