@@ -5,7 +5,8 @@
 #
 #   scripts/bench.sh [--quick]
 #
-#   criterion micro benches (ring hop, seqlock, strategy step, decoders vs serde_json)
+#   criterion micro benches (ring hop, seqlock, strategy step, decoders vs serde_json, order book
+#   vs BTreeMap, signed order encode vs the conventional way)
 #   tick_to_trade   wire to wire: tickwire vs a tokio baseline vs the floor   -> target/bench/tick_to_trade.{json,svg}
 #   monitor_load    engine tick-to-trade with 100 dashboards vs none          -> target/bench/monitor_load.json
 #
@@ -29,7 +30,7 @@ fi
 
 echo "==> criterion micro benches (log: $target/bench/criterion.txt)"
 : > "$target/bench/criterion.txt"
-for bench in ring_hop seqlock strategy_step decode; do
+for bench in ring_hop seqlock strategy_step decode order_book order_encode; do
     cargo bench -p tickwire-benches --bench "$bench" -- "${criterion[@]}" >> "$target/bench/criterion.txt" 2>&1
 done
 
