@@ -13,53 +13,25 @@ use serde_json::{json, Map, Value};
 use sha2::Sha256;
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use tickwire_feed::{InstrumentId, Price, Qty, Side};
-use tickwire_gateway::binance::{Credentials, OrderEncoder, SymbolSpec};
-use tickwire_gateway::{NewOrder, OrderKind};
-
-const KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
-const SECRET: &[u8] = b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
-const TIMESTAMP: u64 = 1_700_000_000_000;
-
-fn encoder() -> OrderEncoder {
-    OrderEncoder::new(
-        vec![SymbolSpec {
-            name: "BTCUSDT".into(),
-            price_decimals: 2,
-            qty_decimals: 5,
-        }],
-        "tw1-",
-        Some(Credentials::new(KEY, SECRET)),
-    )
-}
-
-fn order(client_id: u64) -> NewOrder {
-    NewOrder {
-        client_id,
-        instrument: InstrumentId(0),
-        side: Side::Buy,
-        price: Price(2_503_519),
-        qty: Qty(1_000),
-        kind: OrderKind::PostOnly,
-    }
-}
+use tickwire_benches::{order, order_encoder, API_KEY, API_SECRET, ORDER_TIMESTAMP_MS};
+use tickwire_feed::InstrumentId;
 
 /// The conventional request: `params` signed and wrapped, every step allocating.
 fn conventional(method: &str, id: u64, mut params: BTreeMap<&'static str, String>) -> String {
-    params.insert("apiKey", KEY.to_string());
-    params.insert("timestamp", TIMESTAMP.to_string());
+    params.insert("apiKey", API_KEY.to_string());
+    params.insert("timestamp", ORDER_TIMESTAMP_MS.to_string());
     let query = params
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&");
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).expect("any key length");
+    let mut mac = Hmac::<Sha256>::new_from_slice(API_SECRET).expect("any key length");
     mac.update(query.as_bytes());
     let signature = hex::encode(mac.finalize().into_bytes());
     let mut fields = Map::new();
     for (k, v) in params {
         let value = if k == "timestamp" {
-            json!(TIMESTAMP)
+            json!(ORDER_TIMESTAMP_MS)
         } else {
             Value::String(v)
         };
@@ -76,7 +48,7 @@ fn conventional_place(client_id: u64, id: u64) -> String {
     params.insert("newClientOrderId", format!("tw1-{client_id}"));
     params.insert("newOrderRespType", "RESULT".to_string());
     params.insert("price", format!("{price:.2}"));
-    params.insert("quantity", format!("{qty:.5}"));
+    params.insert("quantity", format!("{qty:.8}"));
     params.insert("side", "BUY".to_string());
     params.insert("symbol", "BTCUSDT".to_string());
     params.insert("type", "LIMIT_MAKER".to_string());
@@ -92,14 +64,16 @@ fn conventional_cancel(client_id: u64, id: u64) -> String {
 
 /// Both ways give the same request (as JSON values: field order aside).
 fn check_same_requests() {
-    let mut e = encoder();
-    let ours: Value =
-        serde_json::from_slice(e.new_order(&order(42), 7, TIMESTAMP).expect("known symbol"))
-            .expect("tickwire's request is JSON");
+    let mut e = order_encoder(true);
+    let ours: Value = serde_json::from_slice(
+        e.new_order(&order(42), 7, ORDER_TIMESTAMP_MS)
+            .expect("known symbol"),
+    )
+    .expect("tickwire's request is JSON");
     let theirs: Value = serde_json::from_str(&conventional_place(42, 7)).expect("JSON");
     assert_eq!(ours, theirs, "order.place differs");
     let ours: Value = serde_json::from_slice(
-        e.cancel(42, InstrumentId(0), 7, TIMESTAMP)
+        e.cancel(42, InstrumentId(0), 7, ORDER_TIMESTAMP_MS)
             .expect("known symbol"),
     )
     .expect("tickwire's request is JSON");
@@ -110,12 +84,15 @@ fn check_same_requests() {
 fn order_encode(c: &mut Criterion) {
     check_same_requests();
     let mut g = c.benchmark_group("order_encode");
-    let mut e = encoder();
+    let mut e = order_encoder(true);
     let mut id = 0u64;
     g.bench_function("place_signed/tickwire", |b| {
         b.iter(|| {
             id += 1;
-            black_box(e.new_order(&order(id), id, TIMESTAMP).map(<[u8]>::len))
+            black_box(
+                e.new_order(&order(id), id, ORDER_TIMESTAMP_MS)
+                    .map(<[u8]>::len),
+            )
         })
     });
     g.bench_function("place_signed/conventional", |b| {
@@ -128,7 +105,7 @@ fn order_encode(c: &mut Criterion) {
         b.iter(|| {
             id += 1;
             black_box(
-                e.cancel(id, InstrumentId(0), id, TIMESTAMP)
+                e.cancel(id, InstrumentId(0), id, ORDER_TIMESTAMP_MS)
                     .map(<[u8]>::len),
             )
         })

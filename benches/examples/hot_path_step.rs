@@ -18,14 +18,12 @@
 use serde::Deserialize;
 use std::hint::black_box;
 use tickwire_benches::{
-    binance_spec, depth_10x10, strategy_fixture, strategy_step, BookTickerSerde, CombinedSerde,
-    DepthSerde, BOOK_TICKER,
+    binance_spec, depth_10x10, order, order_encoder, strategy_fixture, strategy_step,
+    BookTickerSerde, CombinedSerde, DepthSerde, BOOK_TICKER, ORDER_TIMESTAMP_MS,
 };
 use tickwire_engine::risk::RateWindow;
 use tickwire_feed::binance::BinanceDecoder;
-use tickwire_feed::{InstrumentId, Price, Qty, Side};
-use tickwire_gateway::binance::OrderEncoder;
-use tickwire_gateway::{NewOrder, OrderKind};
+use tickwire_feed::InstrumentId;
 
 #[derive(Deserialize)]
 struct Owned {
@@ -112,34 +110,12 @@ fn main() {
             }
         }
         "encode" | "encode_signed" | "cancel_signed" => {
-            let credentials = (mode != "encode").then(|| {
-                tickwire_gateway::binance::Credentials::new(
-                    "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
-                    b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j",
-                )
-            });
-            let mut encoder = OrderEncoder::new(
-                vec![tickwire_gateway::binance::SymbolSpec {
-                    name: "BTCUSDT".into(),
-                    price_decimals: 2,
-                    qty_decimals: 8,
-                }],
-                "tw1-",
-                credentials,
-            );
+            let mut encoder = order_encoder(mode != "encode");
             for i in 0..n {
                 let request = if mode == "cancel_signed" {
-                    encoder.cancel(i, InstrumentId(0), i, 1_700_000_000_000)
+                    encoder.cancel(i, InstrumentId(0), i, ORDER_TIMESTAMP_MS)
                 } else {
-                    let order = NewOrder {
-                        client_id: i,
-                        instrument: InstrumentId(0),
-                        side: Side::Buy,
-                        price: Price(2_503_519),
-                        qty: Qty(1_000_000),
-                        kind: OrderKind::PostOnly,
-                    };
-                    encoder.new_order(&order, i, 1_700_000_000_000)
+                    encoder.new_order(&order(i), i, ORDER_TIMESTAMP_MS)
                 };
                 black_box(request.map(<[u8]>::len));
             }

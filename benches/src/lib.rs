@@ -10,6 +10,8 @@
 //! - `seqlock`: publishing and reading a region cell, and recording into a histogram.
 //! - `strategy_step`: pre-trade risk, the market maker's quote targets and the paper venue's
 //!   quote matching — the work the strategy and gateway threads do per event.
+//! - `order_book`: a depth diff applied to a synced book, and its top, against `BTreeMap`s.
+//! - `order_encode`: signed order entry against the way most bots build the same request.
 #![deny(missing_docs)]
 //! - `tick_to_trade`, `monitor_load`: harnesses (`harness = false`) that start real processes.
 //!
@@ -25,6 +27,8 @@ use tickwire_engine::risk::{check_order, Exposure, Limits, RateWindow, RiskRejec
 use tickwire_feed::binance::SymbolSpec;
 use tickwire_feed::synthetic::{SyntheticParams, SyntheticQuotes};
 use tickwire_feed::{InstrumentId, Price, Qty, Side};
+use tickwire_gateway::binance::{Credentials, OrderEncoder};
+use tickwire_gateway::{NewOrder, OrderKind};
 
 /// The workspace root.
 pub fn workspace() -> PathBuf {
@@ -127,6 +131,39 @@ pub fn binance_spec() -> SymbolSpec {
         instrument: InstrumentId(0),
         price_decimals: 2,
         qty_decimals: 8,
+    }
+}
+
+/// The API key of Binance's signing examples: 64 characters, as real keys are.
+pub const API_KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
+/// The secret of Binance's signing examples.
+pub const API_SECRET: &[u8] = b"NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
+/// The request timestamp the order-entry fixtures sign.
+pub const ORDER_TIMESTAMP_MS: u64 = 1_700_000_000_000;
+
+/// The gateway's encoder for the fixtures' symbol (2 price decimals, 8 quantity decimals),
+/// signing with [`API_KEY`] and [`API_SECRET`] when `signed`.
+pub fn order_encoder(signed: bool) -> OrderEncoder {
+    OrderEncoder::new(
+        vec![tickwire_gateway::binance::SymbolSpec {
+            name: "BTCUSDT".into(),
+            price_decimals: 2,
+            qty_decimals: 8,
+        }],
+        "tw1-",
+        signed.then(|| Credentials::new(API_KEY, API_SECRET)),
+    )
+}
+
+/// A post-only buy of 0.01 BTCUSDT at 25035.19, as the fixtures' encoder sends it.
+pub fn order(client_id: u64) -> NewOrder {
+    NewOrder {
+        client_id,
+        instrument: InstrumentId(0),
+        side: Side::Buy,
+        price: Price(2_503_519),
+        qty: Qty(1_000_000),
+        kind: OrderKind::PostOnly,
     }
 }
 
