@@ -43,6 +43,12 @@ fn trade_survive_rejects_stop_and_agree(extra_engine: &str) {
         (r.fills_written() >= 5).then_some(())
     })
     .unwrap_or_else(|| panic!("fewer than 5 fills; stderr:\n{}", engine.stderr_text()));
+    // Requotes cancel with the requests the gateway signed ahead, and the venue, which checks
+    // every request's timestamp against its recvWindow, takes them.
+    wait_for(Duration::from_secs(60), || {
+        (r.counter(CounterId::PreparedCancels) >= 1).then_some(())
+    })
+    .expect("a prepared cancel sent");
 
     // Rejected orders are counted and survived.
     assert_eq!(venue.fault(r#"{"kind":"reject_orders","count":3}"#), 200);

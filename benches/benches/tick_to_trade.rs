@@ -305,8 +305,9 @@ struct InProcess {
     tick_ns_q32: u64,
 }
 
-const IN_PROCESS_COUNTERS: [CounterId; 5] = [
+const IN_PROCESS_COUNTERS: [CounterId; 6] = [
     CounterId::OrdersSent,
+    CounterId::PreparedCancels,
     CounterId::VenueRejects,
     CounterId::RiskRejects,
     CounterId::MarketMessages,

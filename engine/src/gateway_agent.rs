@@ -15,6 +15,16 @@
 //!   this order" arrive as [`RejectReason::UnknownOrder`] (see
 //!   [`tickwire_gateway::binance::reject_reason`]).
 //!
+//! # Prepared cancels
+//!
+//! A requote's first request is the cancel of a resting order, and everything in it is known
+//! once the venue has accepted the order but the timestamp. On a turn with nothing else to do
+//! the gateway builds and signs that cancel ([`OrderEncoder::prepare_cancel`]), and builds it
+//! again when it is [`PREPARED_CANCEL_REFRESH_MS`] old; the cancel then goes out as it is
+//! while its timestamp is at most
+//! [`PREPARED_CANCEL_MAX_AGE_MS`](tickwire_gateway::binance::PREPARED_CANCEL_MAX_AGE_MS) old, else it is built when
+//! sent. It is dropped when the order is done or the session is lost.
+//!
 //! Execution reports are never dropped: one that finds the report ring full waits in a
 //! pre-allocated backlog (counted as `report_queue_full`) and goes out first on the next turn.
 
@@ -27,7 +37,7 @@ use std::time::Instant;
 use tickwire_feed::ws::{WsConnection, WsEvent};
 use tickwire_feed::{InstrumentId, Qty, Quote, Side};
 use tickwire_gateway::binance::{
-    reject_reason, OrderEncoder, OrderEntryDecoder, OrderEntryMessage,
+    reject_reason, OrderEncoder, OrderEntryDecoder, OrderEntryMessage, PREPARED_CANCELS,
 };
 use tickwire_gateway::paper::PaperExchange;
 use tickwire_gateway::{ExecKind, ExecReport, OrderMsg, OrderRequest, RejectReason};
@@ -45,6 +55,10 @@ const FOREIGN: u64 = 1 << 40;
 const IN_FLIGHT: usize = 1024;
 /// The venue error code reported when the session is down.
 pub const SESSION_DOWN: i32 = -1001;
+/// Age at which a prepared cancel is prepared again, ms.
+pub const PREPARED_CANCEL_REFRESH_MS: u64 = 500;
+/// How often idle turns look for a prepared cancel to refresh, ns.
+const REFRESH_CHECK_NS: u64 = 10_000_000;
 
 /// An order-entry session on a venue's WebSocket API.
 pub struct VenueSession {
@@ -71,6 +85,10 @@ pub struct VenueSession {
     /// `Reconciled` report: the strategy applies those fills as they come, so the position it
     /// adopts must include them (the snapshot does not).
     since_snapshot: Vec<i64>,
+    /// Orders the venue accepted whose cancel is still to be prepared.
+    to_prepare: Vec<(u64, InstrumentId)>,
+    /// Latency-clock ticks before which idle turns look for no prepared cancel to refresh.
+    next_refresh: u64,
 }
 
 impl std::fmt::Debug for VenueSession {
@@ -106,7 +124,44 @@ impl VenueSession {
             foreign_seq: 0,
             account_seen: false,
             since_snapshot: vec![0; instruments],
+            to_prepare: Vec::with_capacity(PREPARED_CANCELS),
+            next_refresh: 0,
         })
+    }
+
+    /// Stops preparing the cancel of an order that is done.
+    fn forget_cancel(
+        encoder: &mut OrderEncoder,
+        to_prepare: &mut Vec<(u64, InstrumentId)>,
+        client_id: u64,
+    ) {
+        encoder.forget_cancel(client_id);
+        to_prepare.retain(|(id, _)| *id != client_id);
+    }
+
+    /// Prepares one cancel, on a turn that did nothing else: for an order accepted since the
+    /// last such turn, else the oldest prepared one past [`PREPARED_CANCEL_REFRESH_MS`].
+    fn prepare_cancel(&mut self, clock: &LatencyClock) {
+        let now = clock.ticks();
+        if !self.conn.is_open() || (self.to_prepare.is_empty() && now < self.next_refresh) {
+            return;
+        }
+        let now_ms = unix_ms();
+        let next = self
+            .to_prepare
+            .pop()
+            .map(|(client_id, instrument)| (client_id, instrument, client_id | CANCEL_ID))
+            .or_else(|| {
+                self.encoder
+                    .stale_cancel(now_ms.saturating_sub(PREPARED_CANCEL_REFRESH_MS))
+            });
+        match next {
+            Some((client_id, instrument, request_id)) => {
+                self.encoder
+                    .prepare_cancel(client_id, instrument, request_id, now_ms);
+            }
+            None => self.next_refresh = now + clock.ns_to_ticks(REFRESH_CHECK_NS),
+        }
     }
 
     /// Encodes (and signs) a cancel and drops it, on a turn that did nothing: keeps the
@@ -187,6 +242,17 @@ impl VenueSession {
                 });
             }
         }
+    }
+}
+
+/// Whether a report leaves the order off the venue's book (its cancel is no longer needed).
+fn order_done(kind: ExecKind) -> bool {
+    match kind {
+        ExecKind::Canceled
+        | ExecKind::Rejected(_)
+        | ExecKind::CancelRejected(RejectReason::UnknownOrder) => true,
+        ExecKind::Fill { leaves, .. } => leaves.0 == 0,
+        _ => false,
     }
 }
 
@@ -308,6 +374,8 @@ impl GatewayAgent {
             return clock.ticks();
         }
         let now = unix_ms();
+        let prepared = matches!(*request, OrderRequest::Cancel { client_id, instrument }
+            if session.encoder.has_prepared_cancel(client_id, instrument, id, now));
         let frame = match request {
             OrderRequest::New(o) => session.encoder.new_order(o, id, now),
             OrderRequest::Cancel {
@@ -322,6 +390,9 @@ impl GatewayAgent {
         };
         if sent {
             session.in_flight.push((id, instrument, side));
+            if prepared {
+                out.section.counter(CounterId::PreparedCancels).add(1);
+            }
         } else {
             reject(out);
         }
@@ -340,11 +411,13 @@ impl GatewayAgent {
             let VenueSession {
                 poll,
                 conn,
+                encoder,
                 decoder,
                 in_flight,
                 account_seen,
                 since_snapshot,
                 reconcile_pending,
+                to_prepare,
                 ..
             } = &mut **session;
             // Fills the strategy applies before it adopts the snapshot's position.
@@ -361,6 +434,9 @@ impl GatewayAgent {
                 match decoder.decode(bytes) {
                     Ok(OrderEntryMessage::Execution(report)) => {
                         count_fill(&report, *account_seen);
+                        if order_done(report.kind) {
+                            VenueSession::forget_cancel(encoder, to_prepare, report.client_id);
+                        }
                         out.emit(report);
                     }
                     Ok(OrderEntryMessage::ForeignFill(report)) => {
@@ -406,6 +482,11 @@ impl GatewayAgent {
                             (true, Ok(())) => ExecKind::Canceled,
                             (true, Err(code)) => ExecKind::CancelRejected(reject_reason(code)),
                         };
+                        if kind == ExecKind::Accepted && to_prepare.len() < PREPARED_CANCELS {
+                            to_prepare.push((client_id, instrument));
+                        } else if order_done(kind) {
+                            VenueSession::forget_cancel(encoder, to_prepare, client_id);
+                        }
                         out.emit(ExecReport {
                             client_id,
                             instrument,
@@ -424,6 +505,8 @@ impl GatewayAgent {
         match event {
             Some(WsEvent::Connected) => session.start_reconciliation(),
             Some(WsEvent::Disconnected { .. }) => {
+                session.encoder.forget_cancels();
+                session.to_prepare.clear();
                 // Requests in flight will not be answered on this connection: reject new
                 // orders (reconciliation on reconnect settles what the venue holds) and refuse
                 // cancels so the strategy retries them.
@@ -498,6 +581,11 @@ impl Agent for GatewayAgent {
         }
         work += self.session_turn();
         self.out.flush();
+        if work == 0 {
+            if let Venue::Session(session) = &mut self.venue {
+                session.prepare_cancel(&self.clock);
+            }
+        }
         work
     }
 

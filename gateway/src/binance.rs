@@ -182,6 +182,13 @@ pub struct SymbolSpec {
     pub qty_decimals: u32,
 }
 
+/// Cancels prepared at most (one per resting order; more are built when sent).
+pub const PREPARED_CANCELS: usize = 16;
+/// The oldest a prepared cancel's `timestamp` may be when it is sent, ms. The venue refuses a
+/// request whose timestamp is more than `recvWindow` (5,000 ms unless the request says
+/// otherwise) behind its clock; this leaves 4 s for clock offset and transit.
+pub const PREPARED_CANCEL_MAX_AGE_MS: u64 = 1_000;
+
 /// Writes order-entry requests into a reused buffer.
 #[derive(Debug)]
 pub struct OrderEncoder {
@@ -189,6 +196,21 @@ pub struct OrderEncoder {
     client_prefix: String,
     credentials: Option<Credentials>,
     request: RequestBuffers,
+    /// Slots of [`OrderEncoder::prepare_cancel`], allocated once.
+    prepared: Vec<PreparedCancel>,
+}
+
+/// A whole `order.cancel` request (signed, with credentials), made while nothing else was to
+/// be done and sent as it is when the cancel is asked for.
+#[derive(Debug)]
+struct PreparedCancel {
+    /// The order's client id; 0 for a free slot (the strategy's ids start at 1).
+    client_id: u64,
+    instrument: InstrumentId,
+    request_id: u64,
+    /// The request's `timestamp`, ms since the epoch.
+    timestamp_ms: u64,
+    request: Vec<u8>,
 }
 
 /// The buffers a request is built in, reused for every request (apart from the encoder's
@@ -307,6 +329,15 @@ impl OrderEncoder {
                 json: Vec::with_capacity(512),
                 payload: Vec::with_capacity(512),
             },
+            prepared: (0..PREPARED_CANCELS)
+                .map(|_| PreparedCancel {
+                    client_id: 0,
+                    instrument: InstrumentId(0),
+                    request_id: 0,
+                    timestamp_ms: 0,
+                    request: Vec::with_capacity(512),
+                })
+                .collect(),
         }
     }
 
@@ -368,8 +399,114 @@ impl OrderEncoder {
         Some(&self.request.json)
     }
 
-    /// `order.cancel` by client order id.
+    /// `order.cancel` by client order id, at `timestamp_ms`: the cancel prepared for the same
+    /// order, instrument and request id if there is one and its timestamp is at most
+    /// [`PREPARED_CANCEL_MAX_AGE_MS`] older (and not newer), else one built now.
     pub fn cancel(
+        &mut self,
+        client_id: u64,
+        instrument: InstrumentId,
+        request_id: u64,
+        timestamp_ms: u64,
+    ) -> Option<&[u8]> {
+        if let Some(slot) = self.prepared_slot(client_id, instrument, request_id, timestamp_ms) {
+            return Some(&self.prepared[slot].request);
+        }
+        self.build_cancel(client_id, instrument, request_id, timestamp_ms)
+    }
+
+    /// Whether [`OrderEncoder::cancel`] with these arguments sends a prepared cancel.
+    pub fn has_prepared_cancel(
+        &self,
+        client_id: u64,
+        instrument: InstrumentId,
+        request_id: u64,
+        timestamp_ms: u64,
+    ) -> bool {
+        self.prepared_slot(client_id, instrument, request_id, timestamp_ms)
+            .is_some()
+    }
+
+    fn prepared_slot(
+        &self,
+        client_id: u64,
+        instrument: InstrumentId,
+        request_id: u64,
+        timestamp_ms: u64,
+    ) -> Option<usize> {
+        self.prepared.iter().position(|p| {
+            p.client_id == client_id
+                && client_id != 0
+                && p.instrument == instrument
+                && p.request_id == request_id
+                && timestamp_ms
+                    .checked_sub(p.timestamp_ms)
+                    .is_some_and(|age| age <= PREPARED_CANCEL_MAX_AGE_MS)
+        })
+    }
+
+    /// Builds the cancel of a resting order now, at `timestamp_ms`, for [`OrderEncoder::cancel`]
+    /// to send as it is (replacing one prepared earlier for the order). Returns `false` when the
+    /// instrument is unknown, the client id is 0, or [`PREPARED_CANCELS`] other orders hold the
+    /// slots.
+    pub fn prepare_cancel(
+        &mut self,
+        client_id: u64,
+        instrument: InstrumentId,
+        request_id: u64,
+        timestamp_ms: u64,
+    ) -> bool {
+        let slot = self
+            .prepared
+            .iter()
+            .position(|p| p.client_id == client_id)
+            .or_else(|| self.prepared.iter().position(|p| p.client_id == 0));
+        let Some(slot) = slot.filter(|_| client_id != 0) else {
+            return false;
+        };
+        if self
+            .build_cancel(client_id, instrument, request_id, timestamp_ms)
+            .is_none()
+        {
+            return false;
+        }
+        let p = &mut self.prepared[slot];
+        p.client_id = client_id;
+        p.instrument = instrument;
+        p.request_id = request_id;
+        p.timestamp_ms = timestamp_ms;
+        p.request.clear();
+        p.request.extend_from_slice(&self.request.json);
+        true
+    }
+
+    /// Drops the cancel prepared for an order (it is done, or its session is gone).
+    pub fn forget_cancel(&mut self, client_id: u64) {
+        for p in self
+            .prepared
+            .iter_mut()
+            .filter(|p| p.client_id == client_id)
+        {
+            p.client_id = 0;
+        }
+    }
+
+    /// Drops every prepared cancel.
+    pub fn forget_cancels(&mut self) {
+        self.prepared.iter_mut().for_each(|p| p.client_id = 0);
+    }
+
+    /// The prepared cancel with the oldest timestamp, if it is older than `before_ms`: its
+    /// client id, instrument and request id, to prepare it again.
+    pub fn stale_cancel(&self, before_ms: u64) -> Option<(u64, InstrumentId, u64)> {
+        self.prepared
+            .iter()
+            .filter(|p| p.client_id != 0 && p.timestamp_ms < before_ms)
+            .min_by_key(|p| p.timestamp_ms)
+            .map(|p| (p.client_id, p.instrument, p.request_id))
+    }
+
+    fn build_cancel(
         &mut self,
         client_id: u64,
         instrument: InstrumentId,
@@ -452,7 +589,8 @@ impl OrderEncoder {
         Some(&self.request.json)
     }
 
-    /// The signature payload of the last signed request (for tests and diagnostics).
+    /// The signature payload of the last signed request built (for tests and diagnostics; a
+    /// prepared cancel was built when it was prepared).
     pub fn last_payload(&self) -> &[u8] {
         &self.request.payload
     }
@@ -876,6 +1014,77 @@ mod tests {
             json.ends_with(&format!("\"signature\":\"{expected_sig}\"}}}}")),
             "{json}"
         );
+    }
+
+    #[test]
+    fn a_prepared_cancel_is_sent_as_built_while_it_is_fresh() {
+        let mut e = encoder(Some(Credentials::new(DOC_KEY, DOC_SECRET.as_bytes())));
+        let at = 1_645_423_376_532;
+        let built_at = |e: &mut OrderEncoder, ms| {
+            let mut fresh = encoder(Some(Credentials::new(DOC_KEY, DOC_SECRET.as_bytes())));
+            let expected = fresh
+                .cancel(42, InstrumentId(0), 9, ms)
+                .expect("known")
+                .to_vec();
+            e.cancel(42, InstrumentId(0), 9, at + PREPARED_CANCEL_MAX_AGE_MS)
+                .expect("known")
+                == expected.as_slice()
+        };
+        assert!(e.prepare_cancel(42, InstrumentId(0), 9, at));
+        let oldest = at + PREPARED_CANCEL_MAX_AGE_MS;
+        assert!(e.has_prepared_cancel(42, InstrumentId(0), 9, oldest));
+        assert!(!e.has_prepared_cancel(42, InstrumentId(0), 9, oldest + 1));
+        assert!(
+            built_at(&mut e, at),
+            "sent as prepared, at its own timestamp"
+        );
+        // Built anew: too old, a clock behind the preparation, another request id or order.
+        let now_built = |e: &mut OrderEncoder, id, request_id, ms: u64| {
+            let sent = e
+                .cancel(id, InstrumentId(0), request_id, ms)
+                .expect("known");
+            sent.windows(13).any(|w| w == ms.to_string().as_bytes())
+        };
+        assert!(now_built(
+            &mut e,
+            42,
+            9,
+            at + PREPARED_CANCEL_MAX_AGE_MS + 1
+        ));
+        assert!(now_built(&mut e, 42, 9, at - 1));
+        assert!(now_built(&mut e, 42, 10, at + 5));
+        assert!(now_built(&mut e, 43, 9, at + 5));
+        // Prepared again later, then forgotten.
+        assert!(e.prepare_cancel(42, InstrumentId(0), 9, at + 600));
+        assert!(!built_at(&mut e, at));
+        assert!(built_at(&mut e, at + 600));
+        assert_eq!(e.stale_cancel(at + 600), None);
+        assert_eq!(e.stale_cancel(at + 601), Some((42, InstrumentId(0), 9)));
+        e.forget_cancel(42);
+        assert_eq!(e.stale_cancel(u64::MAX), None);
+        assert!(now_built(&mut e, 42, 9, at + 700));
+    }
+
+    #[test]
+    fn prepared_cancels_fill_their_slots_and_no_more() {
+        let mut e = encoder(Some(Credentials::new(DOC_KEY, DOC_SECRET.as_bytes())));
+        assert!(!e.prepare_cancel(0, InstrumentId(0), 1, 1), "0 is no order");
+        assert!(
+            !e.prepare_cancel(1, InstrumentId(3), 1, 1),
+            "unknown instrument"
+        );
+        for id in 1..=PREPARED_CANCELS as u64 {
+            assert!(e.prepare_cancel(id, InstrumentId(0), id, 10 + id));
+        }
+        assert!(!e.prepare_cancel(99, InstrumentId(0), 99, 50), "full");
+        assert!(
+            e.prepare_cancel(3, InstrumentId(0), 3, 60),
+            "replaces its own"
+        );
+        assert_eq!(e.stale_cancel(u64::MAX), Some((1, InstrumentId(0), 1)));
+        e.forget_cancels();
+        assert_eq!(e.stale_cancel(u64::MAX), None);
+        assert!(e.prepare_cancel(99, InstrumentId(0), 99, 70));
     }
 
     #[test]

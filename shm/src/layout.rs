@@ -44,7 +44,7 @@ use core::mem::{align_of, offset_of, size_of};
 /// `b"TICKWIRE"` read as a little-endian `u64`: the first word of every region file.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"TICKWIRE");
 /// Version of this layout; any change to a struct in this module bumps it.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 /// Instruments one engine trades at most.
 pub const MAX_INSTRUMENTS: usize = 8;
 /// Book levels per side published per instrument.
@@ -262,6 +262,9 @@ code_enum! {
         /// Order requests (new or cancel) unacknowledged past `risk.order_ack_timeout_ms`
         /// (strategy).
         AckTimeouts = 21 => "ack_timeouts",
+        /// Cancels sent as the gateway had prepared them on an idle turn, not built when sent
+        /// (gateway).
+        PreparedCancels = 22 => "prepared_cancels",
     }
 }
 

@@ -528,7 +528,7 @@ async fn api_session(shared: Arc<Shared>, mut socket: WebSocket) {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                     Some(Ok(_)) => continue,
                 };
-                match parse_request(&text, &shared.settings.symbol) {
+                match parse_request(&text, &shared.settings.symbol, now_ms()) {
                     Err((id, error)) => {
                         let _ = out_tx.send(error_response(&id, 400, &error).to_string());
                     }

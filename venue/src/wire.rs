@@ -253,7 +253,21 @@ pub const BAD_TYPE: VenueError = VenueError {
     msg: "Unsupported order combination",
 };
 
-/// Parses a request frame into its id and request.
+/// `-1021`: the request's `timestamp` is outside its `recvWindow`.
+pub const OUTSIDE_RECV_WINDOW: VenueError = VenueError {
+    code: -1021,
+    msg: "Timestamp for this request is outside of the recvWindow.",
+};
+/// The `recvWindow` of a request that gives none, ms.
+pub const DEFAULT_RECV_WINDOW_MS: u64 = 5_000;
+/// The largest `recvWindow` a request may give, ms.
+pub const MAX_RECV_WINDOW_MS: u64 = 60_000;
+/// How far a request's `timestamp` may lead the venue's clock, ms.
+pub const MAX_TIMESTAMP_LEAD_MS: u64 = 1_000;
+
+/// Parses a request frame into its id and request, at `now_ms` (Unix ms) on the venue's clock:
+/// a request with a `timestamp` must have been made at most its `recvWindow` earlier and at
+/// most [`MAX_TIMESTAMP_LEAD_MS`] later.
 ///
 /// # Errors
 ///
@@ -261,6 +275,7 @@ pub const BAD_TYPE: VenueError = VenueError {
 pub fn parse_request(
     text: &str,
     symbol: &Symbol,
+    now_ms: u64,
 ) -> Result<(Value, ApiRequest), (Value, VenueError)> {
     let v: Value = serde_json::from_str(text).map_err(|_| (Value::Null, BAD_REQUEST))?;
     let id = v.get("id").cloned().unwrap_or(Value::Null);
@@ -271,6 +286,24 @@ pub fn parse_request(
         .ok_or_else(|| fail(BAD_REQUEST))?;
     let params = v.get("params").cloned().unwrap_or(Value::Null);
     let text_param = |name: &str| params.get(name).and_then(Value::as_str);
+    if let Some(timestamp) = params.get("timestamp") {
+        let ms = |v: &Value| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|t| t.parse().ok()))
+        };
+        let timestamp = ms(timestamp).ok_or_else(|| fail(BAD_PARAM))?;
+        let window = match params.get("recvWindow") {
+            None => DEFAULT_RECV_WINDOW_MS,
+            Some(w) => ms(w)
+                .filter(|w| *w <= MAX_RECV_WINDOW_MS)
+                .ok_or_else(|| fail(BAD_PARAM))?,
+        };
+        if timestamp > now_ms.saturating_add(MAX_TIMESTAMP_LEAD_MS)
+            || now_ms.saturating_sub(timestamp) > window
+        {
+            return Err(fail(OUTSIDE_RECV_WINDOW));
+        }
+    }
     let api_key = || {
         text_param("apiKey")
             .map(str::to_string)
@@ -376,7 +409,7 @@ mod tests {
     fn requests_are_parsed_or_answered_with_the_venue_error() {
         let s = btc();
         let place = r#"{"id":5,"method":"order.place","params":{"symbol":"BTCUSDT","side":"BUY","type":"LIMIT_MAKER","price":"50000.01","quantity":"0.01000","newClientOrderId":"tw1-7","apiKey":"k"}}"#;
-        let (id, req) = parse_request(place, &s).expect("valid");
+        let (id, req) = parse_request(place, &s, 0).expect("valid");
         assert_eq!(id, json!(5));
         assert_eq!(
             req,
@@ -414,8 +447,38 @@ mod tests {
             ),
         ];
         for (text, expected) in cases {
-            let (_, e) = parse_request(text, &s).expect_err(text);
+            let (_, e) = parse_request(text, &s, 0).expect_err(text);
             assert_eq!(e, expected, "{text}");
+        }
+        let cancel = |params: &str| {
+            format!(
+                r#"{{"id":2,"method":"order.cancel","params":{{"symbol":"BTCUSDT","apiKey":"k","origClientOrderId":"tw1-7"{params}}}}}"#
+            )
+        };
+        let now = 1_700_000_000_000;
+        for (params, outcome) in [
+            (r#","timestamp":1700000000000"#, Ok(())),
+            (r#","timestamp":1699999995000"#, Ok(())),
+            (r#","timestamp":1699999994999"#, Err(OUTSIDE_RECV_WINDOW)),
+            (r#","timestamp":"1700000001000""#, Ok(())),
+            (r#","timestamp":1700000001001"#, Err(OUTSIDE_RECV_WINDOW)),
+            (r#","timestamp":1699999990000,"recvWindow":10000"#, Ok(())),
+            (
+                r#","timestamp":1699999989999,"recvWindow":10000"#,
+                Err(OUTSIDE_RECV_WINDOW),
+            ),
+            (
+                r#","timestamp":1700000000000,"recvWindow":60001"#,
+                Err(BAD_PARAM),
+            ),
+            (r#","timestamp":-5"#, Err(BAD_PARAM)),
+            (r#","timestamp":"soon""#, Err(BAD_PARAM)),
+        ] {
+            let text = cancel(params);
+            let parsed = parse_request(&text, &s, now)
+                .map(|_| ())
+                .map_err(|(_, e)| e);
+            assert_eq!(parsed, outcome, "{text}");
         }
         let err = error_response(&json!(3), 400, &BAD_SYMBOL);
         assert_eq!(

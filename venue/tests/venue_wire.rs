@@ -267,7 +267,14 @@ async fn streams_snapshot_and_order_entry_over_tls() {
     assert_eq!(engine["open_orders"].as_array().map(Vec::len), Some(1));
     assert!(engine["fills"].as_u64() >= Some(1));
 
-    let status = call(&mut api, json!({"id": 41, "method": "account.status", "params": {"apiKey": "engine", "timestamp": 1, "signature": "x"}})).await;
+    let stale = call(&mut api, json!({"id": 40, "method": "account.status", "params": {"apiKey": "engine", "timestamp": 1, "signature": "x"}})).await;
+    assert_eq!(stale["status"], 400, "{stale}");
+    assert_eq!(stale["error"]["code"], -1021, "{stale}");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as u64;
+    let status = call(&mut api, json!({"id": 41, "method": "account.status", "params": {"apiKey": "engine", "timestamp": now_ms, "signature": "x"}})).await;
     assert_eq!(status["status"], 200, "{status}");
     assert_eq!(
         status["result"]["balances"][0],

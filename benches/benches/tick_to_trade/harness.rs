@@ -518,7 +518,7 @@ impl OrderDesk {
     /// each as (session, text).
     fn answer(&mut self, session: u64, text: &str, replies: &mut Vec<(u64, String)>) {
         let now = unix_ms();
-        let response = match parse_request(text, &self.symbol) {
+        let response = match parse_request(text, &self.symbol, now) {
             Err((id, error)) => error_response(&id, 400, &error),
             Ok((id, request)) => self.act(session, &id, request, now),
         };
