@@ -44,9 +44,12 @@
 //! on a machine shared with builds, `--nice -20` gives them most of the CPU time they share
 //! with that other work.
 //!
-//! `cargo bench -p tickwire-benches --bench tick_to_trade [-- --secs N --step-ms N
+//! `--engine PATH` runs that engine binary instead of the workspace's release build (to compare
+//! two builds on the same machine, run after run).
+//!
+//! `cargo bench -p tickwire-benches --bench tick_to_trade [-- --secs N --rounds N --step-ms N
 //! --warmup-secs N --idle backoff|busy-spin --threading dedicated|shared --pin split|none
-//! --nice N]`
+//! --nice N --engine PATH]`
 //! writes target/bench/tick_to_trade.json and target/bench/tick_to_trade.svg.
 
 #[path = "tick_to_trade/harness.rs"]
@@ -395,7 +398,7 @@ fn run_tickwire(
     placement: &Placement,
     in_process: &mut InProcess,
 ) -> usize {
-    let engine = release_dir().join("engine");
+    let engine = arg_text("--engine").map_or_else(|| release_dir().join("engine"), PathBuf::from);
     // On tmpfs, as the engine's default is: a region on a disk filesystem is write-protected by
     // writeback every few seconds, and each publish after that takes a page fault.
     let shm = PathBuf::from(format!("/dev/shm/tickwire-t2t-{}", std::process::id()));
@@ -952,12 +955,8 @@ fn plot(
     Ok(())
 }
 
-fn main() {
-    let secs = arg("--secs", 10);
-    let rounds = arg("--rounds", 3).max(1);
-    let step = Duration::from_millis(arg("--step-ms", 2));
-    let warmup_secs = arg("--warmup-secs", 2);
-    let placement = placement();
+/// `cargo build --release` of the engine binary.
+fn build_engine() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let built = Command::new(cargo)
         .current_dir(workspace())
@@ -973,6 +972,22 @@ fn main() {
         .status()
         .expect("cargo build");
     assert!(built.success(), "release build of the engine failed");
+}
+
+fn main() {
+    let secs = arg("--secs", 10);
+    let rounds = arg("--rounds", 3).max(1);
+    let step = Duration::from_millis(arg("--step-ms", 2));
+    let warmup_secs = arg("--warmup-secs", 2);
+    let placement = placement();
+    if let Some(engine) = arg_text("--engine") {
+        assert!(
+            Path::new(&engine).is_file(),
+            "--engine {engine}: no such file"
+        );
+    } else {
+        build_engine();
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let nice = arg_text("--nice").map(|n| {
         let n: i32 = n

@@ -164,12 +164,18 @@ impl VenueSession {
         }
     }
 
-    /// Encodes (and signs) a cancel and drops it, on a turn that did nothing: keeps the
-    /// encoder's code and buffers in the core's caches, which the polling loop's system calls
-    /// evict (the first request of a decision is usually a cancel). Nothing is sent and no
-    /// state changes: the next request overwrites the encoder's buffer.
-    fn warm_encoder(&mut self) {
-        let _ = std::hint::black_box(self.encoder.cancel(0, InstrumentId(0), 0, 0));
+    /// Runs a request's way out short of the write, on a turn that did nothing: keeps its code
+    /// and buffers in the core's caches, which the polling loop's system calls evict. Encodes
+    /// (and signs) a cancel, as for an order without a prepared one, looks it up among the
+    /// prepared ones (as a requote's first request is) and frames it, then drops it. Nothing
+    /// is sent and no state changes: the next request overwrites the encoder's buffer.
+    fn keep_warm(&mut self) {
+        let Self { encoder, conn, .. } = self;
+        let now = unix_ms();
+        std::hint::black_box(encoder.has_prepared_cancel(0, InstrumentId(0), CANCEL_ID, now));
+        if let Some(request) = encoder.cancel(0, InstrumentId(0), CANCEL_ID, now) {
+            conn.warm_frame(request);
+        }
     }
 
     /// Asks the venue for the account's balances and open orders (on every connect).
@@ -591,7 +597,7 @@ impl Agent for GatewayAgent {
 
     fn keep_warm(&mut self) {
         if let Venue::Session(session) = &mut self.venue {
-            session.warm_encoder();
+            session.keep_warm();
         }
     }
 

@@ -56,7 +56,14 @@ impl MarketMaker {
         )
     }
 
-    fn quote_side(&self, ctx: &mut TradingContext, side: Side, target: Price, tick: i64) {
+    /// What to do on one side, given its target: nothing here changes.
+    fn side_action(
+        &self,
+        ctx: &TradingContext,
+        side: Side,
+        target: Price,
+        tick: i64,
+    ) -> SideAction {
         let mut resting = None;
         let mut cancelling = false;
         for o in ctx.orders() {
@@ -72,9 +79,9 @@ impl MarketMaker {
             Some((id, price))
                 if (price.0 - target.0).abs() >= self.requote_threshold_ticks * tick =>
             {
-                ctx.cancel(id);
+                SideAction::Cancel(id)
             }
-            Some(_) => {}
+            Some(_) => SideAction::Hold,
             None if !cancelling => {
                 let position = ctx.position(self.instrument);
                 let after = position + side.sign() * self.size;
@@ -83,34 +90,65 @@ impl MarketMaker {
                     && ctx.order_budget(self.instrument) > 0
                     && (reduces || !ctx.reduce_only())
                 {
-                    let _ = ctx.place(
-                        self.instrument,
-                        side,
-                        target,
-                        Qty(self.size),
-                        OrderKind::PostOnly,
-                    );
+                    SideAction::Place
+                } else {
+                    SideAction::Hold
                 }
             }
-            None => {}
+            None => SideAction::Hold,
+        }
+    }
+
+    fn quote_side(&self, ctx: &mut TradingContext, side: Side, target: Price, tick: i64) {
+        match self.side_action(ctx, side, target, tick) {
+            SideAction::Cancel(id) => {
+                ctx.cancel(id);
+            }
+            SideAction::Place => {
+                let _ = ctx.place(
+                    self.instrument,
+                    side,
+                    target,
+                    Qty(self.size),
+                    OrderKind::PostOnly,
+                );
+            }
+            SideAction::Hold => {}
+        }
+    }
+
+    /// The quote to requote on and the tick size; `None` when the strategy must not quote.
+    fn quotable(&self, ctx: &TradingContext) -> Option<(Quote, i64)> {
+        match ctx.market(self.instrument).quote {
+            Some(q) if ctx.trading() && ctx.feed_fresh(self.instrument) && q.is_valid() => {
+                Some((q, ctx.spec(self.instrument).tick_size))
+            }
+            _ => None,
         }
     }
 
     fn requote(&self, ctx: &mut TradingContext) {
-        let quote = match ctx.market(self.instrument).quote {
-            Some(q) if ctx.trading() && ctx.feed_fresh(self.instrument) && q.is_valid() => q,
-            _ => {
-                if ctx.orders().any(|o| o.instrument == self.instrument) {
-                    ctx.cancel_all(Some(self.instrument));
-                }
-                return;
+        let Some((quote, tick)) = self.quotable(ctx) else {
+            if ctx.orders().any(|o| o.instrument == self.instrument) {
+                ctx.cancel_all(Some(self.instrument));
             }
+            return;
         };
-        let tick = ctx.spec(self.instrument).tick_size;
         let (bid, ask) = self.targets(&quote, ctx.position(self.instrument), tick);
         self.quote_side(ctx, Side::Buy, bid, tick);
         self.quote_side(ctx, Side::Sell, ask, tick);
     }
+}
+
+/// What the market maker does on one side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SideAction {
+    /// Cancel the resting order (it drifted from its target).
+    Cancel(u64),
+    /// Place an order at the target.
+    Place,
+    /// Leave the side as it is.
+    Hold,
 }
 
 impl Strategy for MarketMaker {
@@ -126,6 +164,16 @@ impl Strategy for MarketMaker {
 
     fn on_timer(&mut self, ctx: &mut TradingContext) {
         self.requote(ctx);
+    }
+
+    fn keep_warm(&self, ctx: &TradingContext) {
+        if let Some((quote, tick)) = self.quotable(ctx) {
+            let (bid, ask) = self.targets(&quote, ctx.position(self.instrument), tick);
+            std::hint::black_box((
+                self.side_action(ctx, Side::Buy, bid, tick),
+                self.side_action(ctx, Side::Sell, ask, tick),
+            ));
+        }
     }
 }
 

@@ -79,6 +79,10 @@ pub trait Strategy {
     fn on_fill(&mut self, fill: &ExecReport, ctx: &mut TradingContext);
     /// Called at the engine's timer interval (staleness, housekeeping).
     fn on_timer(&mut self, ctx: &mut TradingContext);
+    /// Works out what [`Strategy::on_quote`] would do on the last quote, and drops it: called
+    /// on a busy-spinning thread's idle turns to keep the decision's code and data in the
+    /// core's caches (see the engine's `Agent::keep_warm`). Sends nothing, changes nothing.
+    fn keep_warm(&self, _ctx: &TradingContext) {}
 }
 
 /// What the strategy knows about one instrument's market.
@@ -1105,6 +1109,41 @@ mod tests {
 
         h.report(id, Side::Buy, ExecKind::Canceled);
         assert!(h.ctx.orders.is_empty());
+    }
+
+    #[test]
+    fn the_market_makers_keep_warm_sends_and_changes_nothing() {
+        let mut h = Harness::new();
+        let config = Config::parse(std::path::Path::new("unit.toml"), VALID).expect("config");
+        let mut mm = MarketMaker::new(&config.strategy);
+        let drained = |h: &mut Harness| while h.journal.pop().is_ok() {};
+        drained(&mut h);
+        mm.keep_warm(&h.ctx);
+        assert!(h.requests().is_empty() && h.ctx.orders.is_empty());
+        assert!(h.journal.is_empty());
+
+        mm.on_timer(&mut h.ctx);
+        assert_eq!(h.requests().len(), 2, "both sides quoted");
+        let (bid, ask) = (h.id_on(Side::Buy), h.id_on(Side::Sell));
+        drained(&mut h);
+        // The market moves far enough for both quotes to be cancelled: warming decides so and
+        // does nothing; the quote itself cancels.
+        let moved = Quote {
+            bid: Price(BID + 1_000),
+            ask: Price(ASK + 1_000),
+            ..h.ctx.markets[0].quote.expect("quote")
+        };
+        h.ctx.markets[0].quote = Some(moved);
+        let states = |h: &Harness| [bid, ask].map(|id| h.order(id).map(|o| o.state));
+        let before = states(&h);
+        for _ in 0..3 {
+            mm.keep_warm(&h.ctx);
+        }
+        assert!(h.requests().is_empty());
+        assert!(h.journal.is_empty());
+        assert_eq!(states(&h), before);
+        mm.on_quote(&moved, &mut h.ctx);
+        assert_eq!(h.requests(), [cancel(bid), cancel(ask)]);
     }
 
     #[test]

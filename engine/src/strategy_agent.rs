@@ -609,6 +609,10 @@ impl<S: Strategy> Agent for StrategyAgent<S> {
     fn is_done(&self) -> bool {
         self.done
     }
+
+    fn keep_warm(&mut self) {
+        self.strategy.keep_warm(&self.ctx);
+    }
 }
 
 impl<S: Strategy> StrategyAgent<S> {
