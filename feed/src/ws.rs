@@ -599,22 +599,44 @@ impl WsConnection {
         Ok(())
     }
 
-    /// Sends a text message on the open connection: framed and masked into the send buffer
-    /// (no allocation), written as far as the socket takes it; the rest goes out on the next
+    /// Sends a text message on the open connection: [`WsConnection::queue_text`], then
+    /// [`WsConnection::flush`].
+    ///
+    /// # Errors
+    ///
+    /// As those two.
+    pub fn send_text(&mut self, text: &[u8]) -> Result<(), String> {
+        self.queue_text(text)?;
+        self.flush()
+    }
+
+    /// Frames and masks a text message into the send buffer (no allocation), behind what is
+    /// already there; nothing is written until [`WsConnection::flush`] (or the next
+    /// [`WsConnection::drive`]). Messages queued together leave in one write.
+    ///
+    /// # Errors
+    ///
+    /// When the connection is not open, or the send buffer is full (the venue is not reading).
+    pub fn queue_text(&mut self, text: &[u8]) -> Result<(), String> {
+        let mask = self.mask();
+        if !matches!(self.state, State::Open { .. }) {
+            return Err("not connected".into());
+        }
+        self.buffers
+            .queue(Opcode::Text, text, mask)
+            .map_err(|e| format!("send: {e}"))
+    }
+
+    /// Writes the send buffer as far as the socket takes it; the rest goes out on the next
     /// [`WsConnection::drive`].
     ///
     /// # Errors
     ///
-    /// When the connection is not open, the send buffer is full (the venue is not reading), or
-    /// the write failed (the connection will reconnect).
-    pub fn send_text(&mut self, text: &[u8]) -> Result<(), String> {
-        let mask = self.mask();
+    /// When the connection is not open, or the write failed (the connection will reconnect).
+    pub fn flush(&mut self) -> Result<(), String> {
         let State::Open { stream, .. } = &mut self.state else {
             return Err("not connected".into());
         };
-        self.buffers
-            .queue(Opcode::Text, text, mask)
-            .map_err(|e| format!("send: {e}"))?;
         self.buffers.flush(stream).map_err(|e| format!("send: {e}"))
     }
 

@@ -228,3 +228,49 @@ fn a_bad_upgrade_answer_is_a_handshake_failure() {
         assert_eq!(cause(&ended), Cause::Handshake, "{name}: {ended:?}");
     }
 }
+
+#[test]
+fn queued_messages_leave_together_at_the_flush() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (queued_tx, queued_rx) = std::sync::mpsc::channel::<()>();
+    let (checked_tx, checked_rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().expect("accept");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let key = read_request(&mut s);
+        upgrade(&mut s, &key);
+        queued_rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("queued");
+        s.set_nonblocking(true).expect("nonblocking");
+        let mut byte = [0u8; 1];
+        let early = s.read(&mut byte);
+        assert!(
+            matches!(&early, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "queueing wrote nothing: {early:?}"
+        );
+        s.set_nonblocking(false).expect("blocking");
+        checked_tx.send(()).expect("checked");
+        let frames = [read_client_frame(&mut s), read_client_frame(&mut s)];
+        assert_eq!(frames, [(0x1, b"one".to_vec()), (0x1, b"two".to_vec())]);
+    });
+    let settings = WsSettings::new(&format!("ws://127.0.0.1:{port}/stream?streams=x"));
+    let mut conn = WsConnection::new(settings, mio::Token(3)).expect("config");
+    let poll = mio::Poll::new().expect("poll");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !conn.is_open() {
+        assert!(Instant::now() < deadline, "not connected");
+        let _ = conn.drive(poll.registry(), Instant::now(), &mut |_| {});
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    conn.queue_text(b"one").expect("queued");
+    conn.queue_text(b"two").expect("queued");
+    queued_tx.send(()).expect("signal");
+    checked_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("server checked");
+    conn.flush().expect("written");
+    server.join().expect("server");
+}
