@@ -11,7 +11,8 @@
 # owned Strings plus f64 parsing, as the conventional bot does), depth and serde_depth (a 10x10
 # depth diff, tickwire and serde_json), decide (market maker targets and pre-trade risk), encode
 # (the order.place request), encode_signed and cancel_signed (order.place and order.cancel signed
-# with HMAC-SHA-256, as sent).
+# with HMAC-SHA-256, built when sent), cancel_prepared (the signed cancel as a requote sends it:
+# prepared on an idle turn, looked up when sent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind > /dev/null || {
@@ -30,7 +31,7 @@ count() {
 
 printf '%-10s %14s\n' step "instructions"
 json="{"
-for step in decode serde baseline depth serde_depth decide encode encode_signed cancel_signed; do
+for step in decode serde baseline depth serde_depth decide encode encode_signed cancel_signed cancel_prepared; do
     small=$(count "$step" 1000)
     large=$(count "$step" 11000)
     per=$(( (large - small) / 10000 ))

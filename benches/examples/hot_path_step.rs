@@ -2,7 +2,7 @@
 //! `valgrind --tool=callgrind` to count instructions per tick — a figure that, unlike time, is
 //! the same on a busy shared machine as on an idle one.
 //!
-//! `hot_path_step <decode|depth|serde|serde_depth|baseline|decide|encode|encode_signed|cancel_signed> <iterations>`
+//! `hot_path_step <decode|depth|serde|serde_depth|baseline|decide|encode|encode_signed|cancel_signed|cancel_prepared> <iterations>`
 //!
 //! - `decode`: tickwire's Binance bookTicker decode to fixed point (fast path);
 //! - `depth`: tickwire's decode of a 10x10 depth diff into its level buffers;
@@ -13,7 +13,9 @@
 //! - `decide`: the market maker's targets and the pre-trade risk check for one quote;
 //! - `encode`: the gateway's `order.place` request for one order, unsigned;
 //! - `encode_signed`: the same, signed (HMAC-SHA-256, as sent to the venue);
-//! - `cancel_signed`: the signed `order.cancel` request, a requote's first request.
+//! - `cancel_signed`: the signed `order.cancel` request, built when it is sent;
+//! - `cancel_prepared`: the same cancel as a requote sends it: signed ahead, on an idle turn,
+//!   and looked up (as the gateway does: whether it is prepared, then the request).
 
 use serde::Deserialize;
 use std::hint::black_box;
@@ -52,7 +54,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(mode), Some(n)) = (args.get(1), args.get(2).and_then(|n| n.parse::<u64>().ok()))
     else {
-        eprintln!("usage: hot_path_step <decode|depth|serde|serde_depth|baseline|decide|encode|encode_signed|cancel_signed> <iterations>");
+        eprintln!("usage: hot_path_step <decode|depth|serde|serde_depth|baseline|decide|encode|encode_signed|cancel_signed|cancel_prepared> <iterations>");
         std::process::exit(2);
     };
     match mode.as_str() {
@@ -118,6 +120,16 @@ fn main() {
                     encoder.new_order(&order(i), i, ORDER_TIMESTAMP_MS)
                 };
                 black_box(request.map(<[u8]>::len));
+            }
+        }
+        "cancel_prepared" => {
+            let mut encoder = order_encoder(true);
+            let (id, instrument) = (7, InstrumentId(0));
+            assert!(encoder.prepare_cancel(id, instrument, id, ORDER_TIMESTAMP_MS));
+            for i in 0..n {
+                let now = ORDER_TIMESTAMP_MS + i % 2;
+                assert!(encoder.has_prepared_cancel(id, instrument, id, now));
+                black_box(encoder.cancel(id, instrument, id, now).map(<[u8]>::len));
             }
         }
         other => {
