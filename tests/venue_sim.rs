@@ -56,11 +56,7 @@ fn trade_survive_rejects_stop_and_agree(extra_engine: &str) {
         (r.counter(CounterId::VenueRejects) >= 3).then_some(())
     })
     .expect("venue rejects counted");
-    let fills_before = r.fills_written();
-    wait_for(Duration::from_secs(60), || {
-        (r.fills_written() > fills_before).then_some(())
-    })
-    .expect("still trading after the rejects");
+    wait_for_a_new_fill(&r, &engine, "the rejects");
     assert_eq!(
         r.engine().expect("status").state,
         EngineState::Running.code()
@@ -90,14 +86,19 @@ fn trade_survive_rejects_stop_and_agree(extra_engine: &str) {
     );
 }
 
-/// After a clean stop: nothing open on the venue, the journal's fills are the venue's fills of
-/// `api_key` (each once), and the journal's and the engine's positions are the venue's.
-fn assert_journal_engine_and_venue_agree(
-    journal: &std::path::Path,
-    venue: &VenueProcess,
-    api_key: &str,
-    r: &RegionReader,
-) {
+/// Waits up to 60 s for a fill after those written so far; else fails, naming what it came
+/// after, with the engine's stderr.
+fn wait_for_a_new_fill(r: &RegionReader, engine: &EngineProcess, after: &str) {
+    let fills_before = r.fills_written();
+    wait_for(Duration::from_secs(60), || {
+        (r.fills_written() > fills_before).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no fills after {after}; stderr:\n{}", engine.stderr_text()));
+}
+
+/// The venue's record of `api_key`'s account after the engine stopped, checked to hold no open
+/// order, and its position in lots.
+fn stopped_account(venue: &VenueProcess, api_key: &str) -> (serde_json::Value, i64) {
     let accounts = venue.accounts();
     let account = accounts["accounts"]
         .as_array()
@@ -111,11 +112,23 @@ fn assert_journal_engine_and_venue_agree(
         Some(0),
         "every order cancelled: {account}"
     );
-    let venue_position = parse_decimal(
+    let position = parse_decimal(
         account["position"].as_str().expect("position").as_bytes(),
         5,
     )
     .expect("decimal");
+    (account, position)
+}
+
+/// After a clean stop: nothing open on the venue, the journal's fills are the venue's fills of
+/// `api_key` (each once), and the journal's and the engine's positions are the venue's.
+fn assert_journal_engine_and_venue_agree(
+    journal: &std::path::Path,
+    venue: &VenueProcess,
+    api_key: &str,
+    r: &RegionReader,
+) {
+    let (account, venue_position) = stopped_account(venue, api_key);
     let venue_fills = account["fills"].as_u64().expect("fills");
 
     let db = Connection::open(journal).expect("journal");
@@ -259,10 +272,7 @@ fn a_restart_after_kill_9_reconciles_with_the_venue() {
         "{}",
         second.stderr_text()
     );
-    let acct = account(&venue.accounts());
-    assert_eq!(acct["open_orders"].as_array().map(Vec::len), Some(0));
-    let venue_position =
-        parse_decimal(acct["position"].as_str().expect("position").as_bytes(), 5).expect("decimal");
+    let (_, venue_position) = stopped_account(&venue, "crash-account");
     assert_eq!(
         r2.position(0).expect("position").qty,
         venue_position,
@@ -326,16 +336,7 @@ fn unanswered_order_requests_time_out_and_trading_goes_on() {
 
     // The engine keeps trading: the timed-out orders were cancelled by client id, and sides
     // held back while an order was unknown are quoted again.
-    let fills_before = r.fills_written();
-    wait_for(Duration::from_secs(60), || {
-        (r.fills_written() > fills_before).then_some(())
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "no fills after the timeouts; stderr:\n{}",
-            engine.stderr_text()
-        )
-    });
+    wait_for_a_new_fill(&r, &engine, "the timeouts");
     // Every unknown order was resolved by the venue's answers to the cancels, and reduce-only
     // (if it came to that) is lifted.
     let resolved = || {
@@ -411,16 +412,7 @@ fn an_order_entry_disconnect_is_reconciled_and_trading_goes_on() {
         (r.counter(CounterId::FeedReconnects) > reconnects).then_some(())
     })
     .expect("reconnected");
-    let fills_before = r.fills_written();
-    wait_for(Duration::from_secs(60), || {
-        (r.fills_written() > fills_before).then_some(())
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "no fills after the disconnect; stderr:\n{}",
-            engine.stderr_text()
-        )
-    });
+    wait_for_a_new_fill(&r, &engine, "the disconnect");
     assert_eq!(
         r.engine().expect("status").state,
         EngineState::Running.code()
@@ -433,24 +425,7 @@ fn an_order_entry_disconnect_is_reconciled_and_trading_goes_on() {
         "exit {status:?}; stderr:\n{}",
         engine.stderr_text()
     );
-    let accounts = venue.accounts();
-    let account = accounts["accounts"]
-        .as_array()
-        .expect("accounts")
-        .iter()
-        .find(|a| a["api_key"] == "drop-account")
-        .expect("the engine's account")
-        .clone();
-    assert_eq!(
-        account["open_orders"].as_array().map(Vec::len),
-        Some(0),
-        "every order cancelled: {account}"
-    );
-    let venue_position = parse_decimal(
-        account["position"].as_str().expect("position").as_bytes(),
-        5,
-    )
-    .expect("decimal");
+    let (account, venue_position) = stopped_account(&venue, "drop-account");
     assert_eq!(
         r.position(0).expect("position").qty,
         venue_position,
