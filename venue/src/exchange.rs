@@ -177,6 +177,25 @@ struct Resting {
     remaining: i64,
 }
 
+/// One fill of an account's order, as the WebSocket API's `myTrades` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountTrade {
+    /// Trade id (the two sides of a trade share it).
+    pub trade_id: u64,
+    /// The account's order.
+    pub order_id: u64,
+    /// The order's side.
+    pub side: Side,
+    /// Price.
+    pub price: i64,
+    /// Quantity.
+    pub qty: i64,
+    /// Whether the order was the maker.
+    pub maker: bool,
+    /// Venue time, ms.
+    pub time_ms: u64,
+}
+
 /// Per-account totals, for `/admin/account` and reconciliation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Account {
@@ -198,6 +217,8 @@ pub struct Exchange {
     orders: HashMap<u64, OrderView>,
     by_client: HashMap<(AccountId, String), u64>,
     accounts: HashMap<AccountId, Account>,
+    /// Every fill of each account, oldest first.
+    trades: HashMap<AccountId, Vec<AccountTrade>>,
     next_order_id: u64,
     next_trade_id: u64,
     /// Book update id: bumped by every change to the book.
@@ -221,6 +242,7 @@ impl Exchange {
             orders: HashMap::new(),
             by_client: HashMap::new(),
             accounts: HashMap::new(),
+            trades: HashMap::new(),
             next_order_id: 1,
             next_trade_id: 1,
             update_id: 1,
@@ -297,6 +319,26 @@ impl Exchange {
     /// An account's totals.
     pub fn account(&self, account: AccountId) -> Account {
         self.accounts.get(&account).cloned().unwrap_or_default()
+    }
+
+    /// An account's fills, oldest first, at most `limit`: from trade id `from_id` on, else from
+    /// time `start_ms` on, else the most recent ones (as `myTrades` answers).
+    pub fn trades(
+        &self,
+        account: AccountId,
+        from_id: Option<u64>,
+        start_ms: Option<u64>,
+        limit: usize,
+    ) -> Vec<AccountTrade> {
+        let Some(trades) = self.trades.get(&account) else {
+            return Vec::new();
+        };
+        let first = match (from_id, start_ms) {
+            (Some(id), _) => trades.partition_point(|t| t.trade_id < id),
+            (None, Some(ms)) => trades.partition_point(|t| t.time_ms < ms),
+            (None, None) => trades.len().saturating_sub(limit),
+        };
+        trades[first..].iter().take(limit).cloned().collect()
     }
 
     /// Open orders of an account, oldest first.
@@ -461,9 +503,24 @@ impl Exchange {
                 buyer_is_maker: order.side == Side::Sell,
                 time_ms,
             });
+            let fill = |side, maker| AccountTrade {
+                trade_id,
+                order_id: 0,
+                side,
+                price: level_price,
+                qty,
+                maker,
+                time_ms,
+            };
             if let Some(mut maker) = self.orders.remove(&maker_id) {
                 apply_fill(&mut maker, qty, level_price);
-                self.account_fill(maker.account, maker.side, qty, level_price);
+                self.account_fill(
+                    maker.account,
+                    AccountTrade {
+                        order_id: maker_id,
+                        ..fill(maker.side, true)
+                    },
+                );
                 self.execution(
                     &maker,
                     ExecType::Trade,
@@ -478,7 +535,13 @@ impl Exchange {
                 }
             }
             apply_fill(order, qty, level_price);
-            self.account_fill(order.account, order.side, qty, level_price);
+            self.account_fill(
+                order.account,
+                AccountTrade {
+                    order_id: order.order_id,
+                    ..fill(order.side, false)
+                },
+            );
             self.execution(
                 &order.clone(),
                 ExecType::Trade,
@@ -488,15 +551,16 @@ impl Exchange {
         }
     }
 
-    fn account_fill(&mut self, account: AccountId, side: Side, qty: i64, price: i64) {
+    fn account_fill(&mut self, account: AccountId, trade: AccountTrade) {
         let a = self.accounts.entry(account).or_default();
-        let signed = match side {
-            Side::Buy => qty,
-            Side::Sell => -qty,
+        let signed = match trade.side {
+            Side::Buy => trade.qty,
+            Side::Sell => -trade.qty,
         };
         a.position += signed;
         a.fills += 1;
-        a.cash -= i128::from(signed) * i128::from(price);
+        a.cash -= i128::from(signed) * i128::from(trade.price);
+        self.trades.entry(account).or_default().push(trade);
     }
 
     /// Cancels an account's order by client order id.
@@ -595,6 +659,31 @@ mod tests {
         assert_eq!(ex.account(TAKER).position, 9);
         assert_eq!(ex.account(MM).position, -9);
         assert_eq!(ex.account(TAKER).cash, -(2 * 100 + 7 * 101));
+
+        // Each account's fills, as `myTrades` lists them: by trade id, by time, or the latest.
+        let ids = |trades: Vec<AccountTrade>| -> Vec<(u64, i64, bool)> {
+            trades
+                .iter()
+                .map(|t| (t.trade_id, t.qty, t.maker))
+                .collect()
+        };
+        assert_eq!(
+            ids(ex.trades(TAKER, Some(1), None, 10)),
+            [(1, 2, false), (2, 5, false), (3, 2, false)]
+        );
+        assert_eq!(ids(ex.trades(MM, Some(2), None, 1)), [(2, 5, true)]);
+        assert_eq!(ex.trades(MM, None, Some(2), 10), []);
+        assert_eq!(ids(ex.trades(MM, None, Some(1), 10)).len(), 3);
+        assert_eq!(
+            ids(ex.trades(MM, None, None, 2)),
+            [(2, 5, true), (3, 2, true)]
+        );
+        let maker = &ex.trades(MM, Some(3), None, 1)[0];
+        assert_eq!(
+            (maker.side, maker.price, maker.time_ms),
+            (Side::Sell, 101, 1)
+        );
+        assert_eq!(ex.trades(99, None, None, 10), []);
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! `web-socket-api.md`, `user-data-stream.md`).
 
 use crate::exchange::{
-    AccountId, DepthChanges, ExecType, Levels, OrderStatus, OrderView, Side, TimeInForce,
-    VenueError, VenueEvent,
+    AccountId, AccountTrade, DepthChanges, ExecType, Levels, OrderStatus, OrderView, Side,
+    TimeInForce, VenueError, VenueEvent,
 };
 use serde_json::{json, Value};
 use tickwire_feed::{parse_decimal, write_decimal};
@@ -111,6 +111,17 @@ impl Symbol {
         })
     }
 
+    /// One entry of a `myTrades` result.
+    pub fn trade_result(&self, t: &AccountTrade) -> Value {
+        json!({
+            "symbol": self.name, "id": t.trade_id, "orderId": t.order_id, "orderListId": -1,
+            "price": self.price(t.price), "qty": self.qty(t.qty),
+            "quoteQty": self.quote(i128::from(t.price) * i128::from(t.qty)),
+            "commission": self.qty(0), "commissionAsset": tickwire_feed::binance::base_asset(&self.name),
+            "time": t.time_ms, "isBuyer": t.side == Side::Buy, "isMaker": t.maker, "isBestMatch": true,
+        })
+    }
+
     /// The user-data message an execution sends to its account's subscribers: the account and
     /// the `executionReport` event, framed as the WebSocket API's subscription pushes; `None`
     /// for a trade (public streams only).
@@ -211,6 +222,17 @@ pub enum ApiRequest {
         api_key: String,
         /// The order's client order id.
         orig_client_order_id: String,
+    },
+    /// `myTrades`: the account's fills.
+    MyTrades {
+        /// API key.
+        api_key: String,
+        /// First trade id.
+        from_id: Option<u64>,
+        /// Earliest trade time, ms.
+        start_time: Option<u64>,
+        /// Most trades (1..=1000, 500 by default).
+        limit: usize,
     },
     /// `openOrders.status`.
     OpenOrders {
@@ -351,6 +373,23 @@ pub fn parse_request(
                     .ok_or_else(|| fail(BAD_PARAM))?,
             }
         }
+        "myTrades" => {
+            check_symbol()?;
+            let number = |name: &str| match params.get(name) {
+                None => Ok(None),
+                Some(v) => v.as_u64().map(Some).ok_or_else(|| fail(BAD_PARAM)),
+            };
+            ApiRequest::MyTrades {
+                api_key: api_key()?,
+                from_id: number("fromId")?,
+                start_time: number("startTime")?,
+                limit: match number("limit")? {
+                    None => 500,
+                    Some(n @ 1..=1000) => n as usize,
+                    Some(_) => return Err(fail(BAD_PARAM)),
+                },
+            }
+        }
         "openOrders.status" => {
             check_symbol()?;
             ApiRequest::OpenOrders {
@@ -479,6 +518,37 @@ mod tests {
                 .map(|_| ())
                 .map_err(|(_, e)| e);
             assert_eq!(parsed, outcome, "{text}");
+        }
+        let trades = |params: &str| {
+            let text = format!(
+                r#"{{"id":4,"method":"myTrades","params":{{"symbol":"BTCUSDT","apiKey":"k"{params}}}}}"#
+            );
+            parse_request(&text, &s, 0)
+                .map(|(_, r)| r)
+                .map_err(|(_, e)| e)
+        };
+        let my_trades = |from_id, start_time, limit| ApiRequest::MyTrades {
+            api_key: "k".into(),
+            from_id,
+            start_time,
+            limit,
+        };
+        assert_eq!(trades(""), Ok(my_trades(None, None, 500)));
+        assert_eq!(
+            trades(r#","fromId":7,"limit":1000"#),
+            Ok(my_trades(Some(7), None, 1000))
+        );
+        assert_eq!(
+            trades(r#","startTime":1700000000000"#),
+            Ok(my_trades(None, Some(1_700_000_000_000), 500))
+        );
+        for bad in [
+            r#","limit":0"#,
+            r#","limit":1001"#,
+            r#","fromId":"7""#,
+            r#","startTime":-1"#,
+        ] {
+            assert_eq!(trades(bad), Err(BAD_PARAM), "{bad}");
         }
         let err = error_response(&json!(3), 400, &BAD_SYMBOL);
         assert_eq!(

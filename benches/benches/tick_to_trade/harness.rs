@@ -561,6 +561,19 @@ impl OrderDesk {
                     }),
                 )
             }
+            ApiRequest::MyTrades {
+                api_key,
+                from_id,
+                start_time,
+                limit,
+            } => {
+                let account = self.account(&api_key);
+                let trades = self.book.trades(account, from_id, start_time, limit);
+                ok_response(
+                    id,
+                    trades.iter().map(|t| self.symbol.trade_result(t)).collect(),
+                )
+            }
             ApiRequest::OpenOrders { api_key } => {
                 let account = self.account(&api_key);
                 let open: Vec<Value> = self
