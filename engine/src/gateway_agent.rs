@@ -15,6 +15,15 @@
 //!   this order" arrive as [`RejectReason::UnknownOrder`] (see
 //!   [`tickwire_gateway::binance::reject_reason`]).
 //!
+//! # Reconciliation and back-fill
+//!
+//! On every connection the session asks for the account's balances and open orders: the
+//! strategy adopts the venue's position (plus the fills reported after the balance snapshot)
+//! and other runs' open orders are cancelled. On a reconnect it also asks for the account's
+//! fills after the last trade it reported (`myTrades`; from the first connection's time if it
+//! reported none), and reports each one it was not told of as [`ExecKind::BackFill`]: for
+//! the journal, since the adopted position has it already.
+//!
 //! # One write per turn
 //!
 //! The requests popped in one turn (on a shared thread: all those one market event caused) are
@@ -45,7 +54,8 @@ use std::time::Instant;
 use tickwire_feed::ws::{WsConnection, WsEvent};
 use tickwire_feed::{InstrumentId, Qty, Quote, Side};
 use tickwire_gateway::binance::{
-    reject_reason, OrderEncoder, OrderEntryDecoder, OrderEntryMessage, PREPARED_CANCELS,
+    reject_reason, OrderEncoder, OrderEntryDecoder, OrderEntryMessage, VenueTrade, MY_TRADES_LIMIT,
+    PREPARED_CANCELS,
 };
 use tickwire_gateway::paper::PaperExchange;
 use tickwire_gateway::{ExecKind, ExecReport, OrderMsg, OrderRequest, RejectReason};
@@ -56,9 +66,14 @@ const BACKLOG_CAPACITY: usize = 4096;
 /// Request ids of cancels: the client id with this bit set (new orders use the client id).
 const CANCEL_ID: u64 = 1 << 62;
 /// Request ids of reconciliation: `RECONCILE` = account status, `RECONCILE | (1 + i)` = open
-/// orders of instrument `i`, `RECONCILE | FOREIGN | n` = cancels of other runs' orders.
+/// orders of instrument `i`, `RECONCILE | FOREIGN | n` = cancels of other runs' orders,
+/// `RECONCILE | TRADES | i` = the account's fills on instrument `i` (on a reconnect).
 const RECONCILE: u64 = 1 << 61;
 const FOREIGN: u64 = 1 << 40;
+const TRADES: u64 = 1 << 39;
+/// Trade ids of fills reported since the session connected that are remembered, at most (a
+/// back-fill skips them).
+const LIVE_TRADES: usize = 256;
 /// Requests awaiting a response, at most (a full table rejects new orders).
 const IN_FLIGHT: usize = 1024;
 /// The venue error code reported when the session is down.
@@ -95,6 +110,18 @@ pub struct VenueSession {
     since_snapshot: Vec<i64>,
     /// Orders the venue accepted whose cancel is still to be prepared.
     to_prepare: Vec<(u64, InstrumentId)>,
+    /// Per instrument, the highest trade id of the fills reported (0: none yet).
+    last_trade: Vec<u64>,
+    /// Trade ids of the fills reported since this connection opened.
+    live_trades: Vec<u64>,
+    /// Unix ms of the first connection (the back-fill of a reconnect before any fill starts
+    /// there); `None` before it.
+    first_connect_ms: Option<u64>,
+    /// Per instrument, where the next page of a back-fill starts (a full page came).
+    next_trades_page: Vec<Option<u64>>,
+    /// Per instrument, the last `myTrades` result, taken from the decoder as it came and
+    /// back-filled after the turn's reads.
+    taken_trades: Vec<Vec<VenueTrade>>,
     /// Latency-clock ticks before which idle turns look for no prepared cancel to refresh.
     next_refresh: u64,
 }
@@ -134,6 +161,11 @@ impl VenueSession {
             since_snapshot: vec![0; instruments],
             to_prepare: Vec::with_capacity(PREPARED_CANCELS),
             next_refresh: 0,
+            last_trade: vec![0; instruments],
+            live_trades: Vec::with_capacity(LIVE_TRADES),
+            first_connect_ms: None,
+            next_trades_page: vec![None; instruments],
+            taken_trades: vec![Vec::new(); instruments],
         })
     }
 
@@ -193,6 +225,7 @@ impl VenueSession {
         self.account_seen = false;
         self.foreign_cancelled.iter_mut().for_each(|n| *n = 0);
         self.since_snapshot.iter_mut().for_each(|q| *q = 0);
+        self.live_trades.clear();
         let request = self.encoder.account_status(RECONCILE, now);
         if self.conn.send_text(request).is_ok() {
             self.reconcile_pending += 1;
@@ -205,11 +238,64 @@ impl VenueSession {
                 }
             }
         }
+        // On a reconnect, the fills made while the session was down: from the trade after the
+        // last one reported, or from the first connection.
+        let Some(since_ms) = self.first_connect_ms else {
+            self.first_connect_ms = Some(now);
+            return;
+        };
+        for i in 0..self.instruments {
+            let from_id = (self.last_trade[i] > 0).then(|| self.last_trade[i] + 1);
+            self.request_trades(i, from_id, since_ms, now);
+        }
+    }
+
+    /// Asks for the account's fills on instrument `i` from trade id `from_id` (or from
+    /// `since_ms`); counted as a reconciliation request.
+    fn request_trades(&mut self, i: usize, from_id: Option<u64>, since_ms: u64, now_ms: u64) {
+        let id = RECONCILE | TRADES | i as u64;
+        let instrument = InstrumentId(i as u16);
+        if let Some(request) = self
+            .encoder
+            .my_trades(instrument, from_id, since_ms, id, now_ms)
+        {
+            if self.conn.send_text(request).is_ok() {
+                self.reconcile_pending += 1;
+            }
+        }
+    }
+
+    /// Notes a fill reported on this connection (a back-fill skips it).
+    fn note_trade(last_trade: &mut [u64], live_trades: &mut Vec<u64>, report: &ExecReport) {
+        if let ExecKind::Fill { trade_id, .. } | ExecKind::BackFill { trade_id, .. } = report.kind {
+            if let Some(last) = last_trade.get_mut(usize::from(report.instrument.0)) {
+                *last = (*last).max(trade_id);
+            }
+            if live_trades.len() < LIVE_TRADES {
+                live_trades.push(trade_id);
+            }
+        }
     }
 
     /// Handles a reconciliation response; reports every instrument once all are in.
     fn on_reconcile_response(&mut self, id: u64, ok: bool, out: &mut ReportOut) {
         if id & FOREIGN != 0 || self.reconcile_pending == 0 || self.reconcile_pending == u32::MAX {
+            return;
+        }
+        if id & TRADES != 0 {
+            // The back-fill is for the record: a failed one does not hold up trading.
+            self.reconcile_pending -= 1;
+            let i = (id & !(RECONCILE | TRADES)) as usize;
+            if ok {
+                self.back_fill(i, out);
+            }
+            if let Some(from_id) = self.next_trades_page.get_mut(i).and_then(Option::take) {
+                let since_ms = self.first_connect_ms.unwrap_or(0);
+                self.request_trades(i, Some(from_id), since_ms, unix_ms());
+            }
+            if self.reconcile_pending == 0 {
+                self.report_reconciled(out);
+            }
             return;
         }
         if !ok {
@@ -236,25 +322,60 @@ impl VenueSession {
             }
         }
         if self.reconcile_pending == 0 {
-            for i in 0..self.instruments {
-                let instrument = InstrumentId(i as u16);
-                let position = self
-                    .decoder
-                    .positions()
-                    .iter()
-                    .find(|(at, _)| *at == instrument)
-                    .map_or(0, |(_, q)| *q)
-                    .saturating_add(self.since_snapshot[i]);
-                out.emit(ExecReport {
-                    client_id: 0,
-                    instrument,
-                    side: Side::Buy,
-                    kind: ExecKind::Reconciled {
-                        position: Qty(position),
-                        foreign_cancelled: self.foreign_cancelled[i],
-                    },
-                });
+            self.report_reconciled(out);
+        }
+    }
+
+    /// Reports every instrument's reconciliation: the snapshot's position with the fills
+    /// reported since it.
+    fn report_reconciled(&self, out: &mut ReportOut) {
+        for i in 0..self.instruments {
+            let instrument = InstrumentId(i as u16);
+            let position = self
+                .decoder
+                .positions()
+                .iter()
+                .find(|(at, _)| *at == instrument)
+                .map_or(0, |(_, q)| *q)
+                .saturating_add(self.since_snapshot[i]);
+            out.emit(ExecReport {
+                client_id: 0,
+                instrument,
+                side: Side::Buy,
+                kind: ExecKind::Reconciled {
+                    position: Qty(position),
+                    foreign_cancelled: self.foreign_cancelled[i],
+                },
+            });
+        }
+    }
+
+    /// Reports the fills of a `myTrades` result that this run was not told of, as back-fills;
+    /// notes where the next page starts if the result was full.
+    fn back_fill(&mut self, i: usize, out: &mut ReportOut) {
+        let Some(trades) = self.taken_trades.get_mut(i).map(std::mem::take) else {
+            return;
+        };
+        for t in &trades {
+            if self.live_trades.contains(&t.trade_id) {
+                continue;
             }
+            let report = ExecReport {
+                client_id: self.decoder.client_id(t.order_id).unwrap_or(0),
+                instrument: t.instrument,
+                side: t.side,
+                kind: ExecKind::BackFill {
+                    price: t.price,
+                    qty: t.qty,
+                    trade_id: t.trade_id,
+                    maker: t.maker,
+                },
+            };
+            Self::note_trade(&mut self.last_trade, &mut self.live_trades, &report);
+            out.emit(report);
+        }
+        if let (Some(next), Some(last)) = (self.next_trades_page.get_mut(i), trades.last()) {
+            *next = (trades.len() == MY_TRADES_LIMIT).then_some(last.trade_id + 1);
         }
     }
 }
@@ -351,7 +472,9 @@ struct ReportOut {
 impl ReportOut {
     fn emit(&mut self, report: ExecReport) {
         match report.kind {
-            ExecKind::Fill { .. } => self.section.counter(CounterId::Fills).add(1),
+            ExecKind::Fill { .. } | ExecKind::BackFill { .. } => {
+                self.section.counter(CounterId::Fills).add(1)
+            }
             ExecKind::Rejected(_) => self.section.counter(CounterId::VenueRejects).add(1),
             _ => {}
         }
@@ -484,6 +607,9 @@ impl GatewayAgent {
                 since_snapshot,
                 reconcile_pending,
                 to_prepare,
+                last_trade,
+                live_trades,
+                taken_trades,
                 ..
             } = &mut **session;
             // Fills the strategy applies before it adopts the snapshot's position.
@@ -500,13 +626,17 @@ impl GatewayAgent {
                 match decoder.decode(bytes) {
                     Ok(OrderEntryMessage::Execution(report)) => {
                         count_fill(&report, *account_seen);
+                        VenueSession::note_trade(last_trade, live_trades, &report);
                         if order_done(report.kind) {
                             VenueSession::forget_cancel(encoder, to_prepare, report.client_id);
                         }
                         out.emit(report);
                     }
                     Ok(OrderEntryMessage::ForeignFill(report)) => {
+                        // Before the balance snapshot it is in the snapshot; a back-fill
+                        // records it.
                         if *account_seen {
+                            VenueSession::note_trade(last_trade, live_trades, &report);
                             count_fill(&report, true);
                             out.emit(report);
                         }
@@ -517,6 +647,12 @@ impl GatewayAgent {
                     }) if id & RECONCILE != 0 => {
                         if id == RECONCILE && outcome.is_ok() {
                             *account_seen = true;
+                        }
+                        if id & TRADES != 0 && outcome.is_ok() {
+                            let i = (id & !(RECONCILE | TRADES)) as usize;
+                            if let Some(slot) = taken_trades.get_mut(i) {
+                                *slot = decoder.take_trades();
+                            }
                         }
                         // Handled after the drive, when the session can send cancels; the
                         // decoder keeps the result's details until then.

@@ -626,32 +626,53 @@ impl TradingContext {
                 if leaves.0 == 0 {
                     self.orders.remove(report.client_id);
                 }
-                let fill = tickwire_shm::layout::FillEntry {
-                    client_id: report.client_id,
-                    trade_id,
-                    instrument: u32::from(report.instrument.0),
-                    side: side_code(report.side),
-                    price: price.0,
-                    qty: qty.0,
-                    unix_ns,
-                    maker: u32::from(maker),
-                    ..Default::default()
-                };
-                self.section.push_fill(&fill);
-                self.journal.send(JournalRecord::Fill {
-                    fill_seq: self.positions_fill_seq(),
-                    client_id: report.client_id,
-                    trade_id,
-                    instrument: report.instrument.0,
-                    side: report.side,
-                    price: price.0,
-                    qty: qty.0,
-                    maker,
-                    unix_ns,
-                });
+                self.record_fill(report, (price, qty, trade_id, maker), unix_ns);
                 true
             }
+            ExecKind::BackFill {
+                price,
+                qty,
+                trade_id,
+                maker,
+            } => {
+                // The position has it already (reconciliation adopted the venue's), and the
+                // order's state follows the venue's answers: only the record is owed.
+                self.record_fill(report, (price, qty, trade_id, maker), unix_ns);
+                false
+            }
         }
+    }
+
+    /// Publishes a fill to the region's fill ring and journals it.
+    fn record_fill(
+        &mut self,
+        report: &ExecReport,
+        (price, qty, trade_id, maker): (Price, Qty, u64, bool),
+        unix_ns: u64,
+    ) {
+        let fill = tickwire_shm::layout::FillEntry {
+            client_id: report.client_id,
+            trade_id,
+            instrument: u32::from(report.instrument.0),
+            side: side_code(report.side),
+            price: price.0,
+            qty: qty.0,
+            unix_ns,
+            maker: u32::from(maker),
+            ..Default::default()
+        };
+        self.section.push_fill(&fill);
+        self.journal.send(JournalRecord::Fill {
+            fill_seq: self.positions_fill_seq(),
+            client_id: report.client_id,
+            trade_id,
+            instrument: report.instrument.0,
+            side: report.side,
+            price: price.0,
+            qty: qty.0,
+            maker,
+            unix_ns,
+        });
     }
 
     fn positions_fill_seq(&self) -> u64 {
@@ -1026,6 +1047,39 @@ mod tests {
             .filter(|r| matches!(r, JournalRecord::Fill { .. }))
             .count();
         assert_eq!(journaled, 3, "each fill journaled once");
+    }
+
+    #[test]
+    fn a_back_fill_is_recorded_and_moves_neither_position_nor_order() {
+        let mut h = Harness::new();
+        let id = h.place(Side::Buy, LOT);
+        while h.journal.pop().is_ok() {}
+        let back_fill = ExecKind::BackFill {
+            price: Price(BID),
+            qty: Qty(LOT),
+            trade_id: 41,
+            maker: true,
+        };
+        assert!(!h.report(id, Side::Buy, back_fill), "no strategy callback");
+        let p = *h.ctx.positions.get(InstrumentId(0));
+        assert_eq!(
+            (p.qty, p.fills),
+            (0, 0),
+            "reconciliation brings the position"
+        );
+        assert_eq!(h.state(id), Some(OrderState::PendingNew));
+        let journaled: Vec<(u64, u64, i64)> = std::iter::from_fn(|| h.journal.pop().ok())
+            .filter_map(|r| match r {
+                JournalRecord::Fill {
+                    client_id,
+                    trade_id,
+                    qty,
+                    ..
+                } => Some((client_id, trade_id, qty)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(journaled, [(id, 41, LOT)]);
     }
 
     #[test]

@@ -589,10 +589,98 @@ impl OrderEncoder {
         Some(&self.request.json)
     }
 
+    /// `myTrades` for an instrument: the account's fills from trade id `from_id` on (or, with
+    /// `None`, from `start_ms` on), at most [`MY_TRADES_LIMIT`].
+    pub fn my_trades(
+        &mut self,
+        instrument: InstrumentId,
+        from_id: Option<u64>,
+        start_ms: u64,
+        request_id: u64,
+        timestamp_ms: u64,
+    ) -> Option<&[u8]> {
+        let spec = self.symbols.get(usize::from(instrument.0))?;
+        let mut params = [
+            ("fromId", from_id.map(Value::Int)),
+            ("limit", Some(Value::Int(MY_TRADES_LIMIT as u64))),
+            (
+                "startTime",
+                from_id.is_none().then_some(Value::Int(start_ms)),
+            ),
+            ("symbol", Some(Value::Str(spec.name.as_bytes()))),
+        ];
+        self.request.build(
+            self.credentials.as_ref(),
+            b"myTrades",
+            request_id,
+            timestamp_ms,
+            &mut params,
+        );
+        Some(&self.request.json)
+    }
+
     /// The signature payload of the last signed request built (for tests and diagnostics; a
     /// prepared cancel was built when it was prepared).
     pub fn last_payload(&self) -> &[u8] {
         &self.request.payload
+    }
+}
+
+/// Fills a `myTrades` request asks for at most (the venue's maximum).
+pub const MY_TRADES_LIMIT: usize = 1000;
+/// Orders whose venue order id a decoder remembers (the latest ones).
+pub const ORDER_IDS: usize = 4096;
+
+/// One of the account's fills, from a `myTrades` result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VenueTrade {
+    /// Instrument.
+    pub instrument: InstrumentId,
+    /// The venue's trade id.
+    pub trade_id: u64,
+    /// The venue's id of the order.
+    pub order_id: u64,
+    /// The order's side.
+    pub side: Side,
+    /// Price.
+    pub price: Price,
+    /// Quantity.
+    pub qty: Qty,
+    /// Whether the order provided liquidity.
+    pub maker: bool,
+}
+
+/// This run's client ids by venue order id: the latest [`ORDER_IDS`], in a ring allocated once.
+#[derive(Debug)]
+struct OrderIds {
+    ids: Vec<(u64, u64)>,
+    next: usize,
+}
+
+impl Default for OrderIds {
+    fn default() -> Self {
+        Self {
+            ids: Vec::with_capacity(ORDER_IDS),
+            next: 0,
+        }
+    }
+}
+
+impl OrderIds {
+    fn record(&mut self, order_id: u64, client_id: u64) {
+        if self.ids.len() < ORDER_IDS {
+            self.ids.push((order_id, client_id));
+        } else {
+            self.ids[self.next] = (order_id, client_id);
+            self.next = (self.next + 1) % ORDER_IDS;
+        }
+    }
+
+    fn client_id(&self, order_id: u64) -> Option<u64> {
+        self.ids
+            .iter()
+            .find(|(o, _)| *o == order_id)
+            .map(|(_, c)| *c)
     }
 }
 
@@ -652,6 +740,10 @@ pub fn reject_reason(code: i32) -> RejectReason {
 #[derive(Debug)]
 pub struct OrderEntryDecoder {
     parser: TapeParser,
+    /// Fills found in the last `myTrades` result.
+    trades: Vec<VenueTrade>,
+    /// This run's orders by venue order id, from their `NEW` execution reports.
+    order_ids: OrderIds,
     symbols: Vec<SymbolSpec>,
     /// `None`: any client order id (its trailing digits, or 0), for recordings.
     client_prefix: Option<String>,
@@ -668,6 +760,8 @@ impl OrderEntryDecoder {
     pub fn new(symbols: Vec<SymbolSpec>, client_prefix: &str) -> Self {
         Self {
             parser: TapeParser::default(),
+            trades: Vec::with_capacity(MY_TRADES_LIMIT),
+            order_ids: OrderIds::default(),
             symbols,
             client_prefix: Some(client_prefix.to_string()),
             auto_decimals: None,
@@ -680,6 +774,8 @@ impl OrderEntryDecoder {
     pub fn for_recordings(decimals: u32) -> Self {
         Self {
             parser: TapeParser::default(),
+            trades: Vec::new(),
+            order_ids: OrderIds::default(),
             symbols: Vec::new(),
             client_prefix: None,
             auto_decimals: Some(decimals),
@@ -692,6 +788,17 @@ impl OrderEntryDecoder {
     /// `openOrders.status` result, taken.
     pub fn take_foreign_orders(&mut self) -> Vec<(String, InstrumentId)> {
         std::mem::take(&mut self.foreign)
+    }
+
+    /// The account's fills from the last `myTrades` result, oldest first, taken.
+    pub fn take_trades(&mut self) -> Vec<VenueTrade> {
+        std::mem::replace(&mut self.trades, Vec::with_capacity(MY_TRADES_LIMIT))
+    }
+
+    /// The client id of this run's order with venue order id `order_id`, if the venue reported
+    /// its acceptance on the user-data stream (the latest [`ORDER_IDS`] orders are kept).
+    pub fn client_id(&self, order_id: u64) -> Option<u64> {
+        self.order_ids.client_id(order_id)
     }
 
     /// Positions from the last `account.status` result.
@@ -710,11 +817,13 @@ impl OrderEntryDecoder {
         let auto = self.auto_decimals;
         let foreign = &mut self.foreign;
         let positions = &mut self.positions;
+        let trades = &mut self.trades;
+        let order_ids = &mut self.order_ids;
         self.parser.parse(input, |nodes| {
             let o = Obj::at(nodes, 0).ok_or(DecodeError::NotObject)?;
             if let Some(event) = o.get("event") {
                 let e = Obj::at(nodes, event).ok_or(field("event", FieldProblem::WrongType))?;
-                return execution(&e, symbols, prefix, auto);
+                return execution(&e, symbols, prefix, auto, order_ids);
             }
             let status = o.u64("status")?;
             let id = match o.get("id").map(|i| nodes[i]) {
@@ -728,7 +837,12 @@ impl OrderEntryDecoder {
                 let result = o
                     .get("result")
                     .ok_or(field("result", FieldProblem::Missing))?;
-                result_details(nodes, result, symbols, prefix, foreign, positions)?;
+                let details = ResultDetails {
+                    foreign,
+                    positions,
+                    trades,
+                };
+                result_details(nodes, result, symbols, prefix, details)?;
                 return Ok(OrderEntryMessage::Response {
                     id,
                     outcome: Ok(()),
@@ -757,22 +871,42 @@ impl OrderEntryDecoder {
     }
 }
 
+/// Where [`result_details`] puts what it reads.
+struct ResultDetails<'a> {
+    foreign: &'a mut Vec<(String, InstrumentId)>,
+    positions: &'a mut Vec<(InstrumentId, i64)>,
+    trades: &'a mut Vec<VenueTrade>,
+}
+
 /// Reads the details reconciliation needs from a successful result: open orders of other runs
-/// (an `openOrders.status` array) and base-asset balances (an `account.status` object).
+/// (an `openOrders.status` array), the account's fills (a `myTrades` array, its entries
+/// carrying `isBuyer`) and base-asset balances (an `account.status` object).
 fn result_details(
     nodes: &[Node<'_>],
     result: usize,
     symbols: &[SymbolSpec],
     prefix: Option<&str>,
-    foreign: &mut Vec<(String, InstrumentId)>,
-    positions: &mut Vec<(InstrumentId, i64)>,
+    details: ResultDetails<'_>,
 ) -> Result<(), DecodeError> {
+    let ResultDetails {
+        foreign,
+        positions,
+        trades,
+    } = details;
     match nodes.get(result) {
         Some(Node::Array { len, .. }) => {
             foreign.clear();
+            trades.clear();
             let mut i = result + 1;
             for _ in 0..*len {
                 let order = Obj::at(nodes, i).ok_or(field("result", FieldProblem::WrongType))?;
+                if order.get("isBuyer").is_some() {
+                    if trades.len() < MY_TRADES_LIMIT {
+                        trades.push(venue_trade(&order, symbols)?);
+                    }
+                    i = tickwire_feed::json::skip(nodes, i);
+                    continue;
+                }
                 let client = order.str("clientOrderId")?;
                 let symbol = order.str("symbol")?;
                 let ours = prefix.is_some_and(|p| client.starts_with(p));
@@ -817,11 +951,35 @@ fn result_details(
     Ok(())
 }
 
+/// One entry of a `myTrades` result.
+fn venue_trade(t: &Obj<'_, '_>, symbols: &[SymbolSpec]) -> Result<VenueTrade, DecodeError> {
+    let symbol = t.str("symbol")?;
+    let index = symbols
+        .iter()
+        .position(|s| s.name == symbol)
+        .ok_or(DecodeError::UnknownSymbol)?;
+    let spec = &symbols[index];
+    Ok(VenueTrade {
+        instrument: InstrumentId(index as u16),
+        trade_id: t.u64("id")?,
+        order_id: t.u64("orderId")?,
+        side: if t.bool("isBuyer")? {
+            Side::Buy
+        } else {
+            Side::Sell
+        },
+        price: Price(t.positive("price", spec.price_decimals)?),
+        qty: Qty(t.positive("qty", spec.qty_decimals)?),
+        maker: t.bool("isMaker")?,
+    })
+}
+
 fn execution(
     e: &Obj<'_, '_>,
     symbols: &mut Vec<SymbolSpec>,
     prefix: Option<&str>,
     auto: Option<u32>,
+    order_ids: &mut OrderIds,
 ) -> Result<OrderEntryMessage, DecodeError> {
     if e.str("e")? != "executionReport" {
         return Ok(OrderEntryMessage::Ignored);
@@ -884,9 +1042,13 @@ fn execution(
         }
         "EXPIRED" => ExecKind::Canceled,
         "REJECTED" => ExecKind::Rejected(RejectReason::Venue(0)),
-        "NEW" | "CANCELED" | "REPLACED" | "TRADE_PREVENTION" => {
-            return Ok(OrderEntryMessage::Ignored)
+        "NEW" => {
+            if !foreign {
+                order_ids.record(e.u64("i")?, client_id);
+            }
+            return Ok(OrderEntryMessage::Ignored);
         }
+        "CANCELED" | "REPLACED" | "TRADE_PREVENTION" => return Ok(OrderEntryMessage::Ignored),
         _ => return Err(field("x", FieldProblem::WrongType)),
     };
     let report = ExecReport {
@@ -1253,6 +1415,70 @@ mod tests {
         assert!(
             cancel.contains("\"origClientOrderId\":\"tw1-8\""),
             "{cancel}"
+        );
+
+        // The account's fills (`myTrades`), for a back-fill; the orders' client ids come from
+        // their `NEW` reports.
+        let mut new = br#"{"subscriptionId":0,"event":{"e":"executionReport","s":"BTCUSDT","c":"tw9-4","S":"SELL","x":"NEW","X":"NEW","i":31}}"#.to_vec();
+        assert_eq!(d.decode(&mut new), Ok(OrderEntryMessage::Ignored));
+        let mut trades = br#"{"id":3,"status":200,"result":[{"symbol":"BTCUSDT","id":77,"orderId":31,"orderListId":-1,"price":"50000.10","qty":"0.00200","quoteQty":"100.0002","commission":"0","commissionAsset":"BTC","time":1700000000000,"isBuyer":false,"isMaker":true,"isBestMatch":true},{"symbol":"BTCUSDT","id":80,"orderId":32,"price":"50000.00","qty":"0.00100","time":1700000000001,"isBuyer":true,"isMaker":false}]}"#.to_vec();
+        assert!(d.decode(&mut trades).is_ok());
+        let trades = d.take_trades();
+        assert_eq!(
+            trades,
+            [
+                VenueTrade {
+                    instrument: InstrumentId(0),
+                    trade_id: 77,
+                    order_id: 31,
+                    side: Side::Sell,
+                    price: Price(5_000_010),
+                    qty: Qty(200),
+                    maker: true,
+                },
+                VenueTrade {
+                    instrument: InstrumentId(0),
+                    trade_id: 80,
+                    order_id: 32,
+                    side: Side::Buy,
+                    price: Price(5_000_000),
+                    qty: Qty(100),
+                    maker: false,
+                },
+            ]
+        );
+        assert!(d.take_trades().is_empty(), "taken");
+        assert_eq!((d.client_id(31), d.client_id(32)), (Some(4), None));
+        assert!(
+            d.take_foreign_orders().is_empty(),
+            "a trade list is no order list"
+        );
+        for bad in [
+            r#"{"id":3,"status":200,"result":[{"symbol":"ETHUSDT","id":1,"orderId":1,"price":"1.00","qty":"1","isBuyer":true,"isMaker":true}]}"#,
+            r#"{"id":3,"status":200,"result":[{"symbol":"BTCUSDT","id":1,"orderId":1,"price":"-1.00","qty":"1","isBuyer":true,"isMaker":true}]}"#,
+            r#"{"id":3,"status":200,"result":[{"symbol":"BTCUSDT","id":1,"orderId":1,"price":"1.00","qty":"1","isBuyer":"yes","isMaker":true}]}"#,
+        ] {
+            assert!(d.decode(&mut bad.as_bytes().to_vec()).is_err(), "{bad}");
+        }
+        let from_id = String::from_utf8(
+            encoder
+                .my_trades(InstrumentId(0), Some(78), 5, 11, 1)
+                .expect("known")
+                .to_vec(),
+        )
+        .expect("utf8");
+        assert_eq!(
+            String::from_utf8(encoder.last_payload().to_vec()).expect("utf8"),
+            "apiKey=k&fromId=78&limit=1000&symbol=BTCUSDT&timestamp=1"
+        );
+        assert!(
+            from_id.starts_with("{\"id\":11,\"method\":\"myTrades\""),
+            "{from_id}"
+        );
+        encoder.my_trades(InstrumentId(0), None, 5, 12, 1);
+        assert_eq!(
+            String::from_utf8(encoder.last_payload().to_vec()).expect("utf8"),
+            "apiKey=k&limit=1000&startTime=5&symbol=BTCUSDT&timestamp=1"
         );
     }
 

@@ -140,6 +140,20 @@ pub enum ExecKind {
     /// A cancel was refused. With [`RejectReason::UnknownOrder`] the venue does not hold the
     /// order (it is done, or was never placed); otherwise the order's state is unchanged.
     CancelRejected(RejectReason),
+    /// A fill the venue made while the session was down, found in the account's trade list
+    /// when it reconnected: for the record. The position already has it (reconciliation adopts
+    /// the venue's) and the order's state comes with the venue's other answers. Client id 0 when
+    /// the venue never told this run which order it was.
+    BackFill {
+        /// Fill price.
+        price: Price,
+        /// Fill quantity.
+        qty: Qty,
+        /// The venue's trade id.
+        trade_id: u64,
+        /// Whether the order provided liquidity.
+        maker: bool,
+    },
     /// Start-up (or reconnect) reconciliation finished for the instrument: the venue's position,
     /// and how many open orders of other runs were cancelled.
     Reconciled {
