@@ -19,10 +19,12 @@
 //!
 //! On every connection the session asks for the account's balances and open orders: the
 //! strategy adopts the venue's position (plus the fills reported after the balance snapshot)
-//! and other runs' open orders are cancelled. On a reconnect it also asks for the account's
-//! fills after the last trade it reported (`myTrades`; from the first connection's time if it
-//! reported none), and reports each one it was not told of as [`ExecKind::BackFill`]: for
-//! the journal, since the adopted position has it already.
+//! and other runs' open orders are cancelled. It also asks for the account's fills after the
+//! last trade it reported or the journal holds (`myTrades`; with none, from this run's first
+//! connection on a reconnect, or from the journal's first run on a first connection), and
+//! reports each one it was not told of as [`ExecKind::BackFill`]: for the journal, since the
+//! adopted position has it already. So neither a dropped session nor a killed engine leaves a
+//! fill out of the journal.
 //!
 //! # One write per turn
 //!
@@ -117,11 +119,17 @@ pub struct VenueSession {
     /// Unix ms of the first connection (the back-fill of a reconnect before any fill starts
     /// there); `None` before it.
     first_connect_ms: Option<u64>,
+    /// Unix ms at which the journal's first run started ([`VenueSession::resume_trades`]).
+    journal_start_ms: Option<u64>,
     /// Per instrument, where the next page of a back-fill starts (a full page came).
     next_trades_page: Vec<Option<u64>>,
     /// Per instrument, the last `myTrades` result, taken from the decoder as it came and
     /// back-filled after the turn's reads.
     taken_trades: Vec<Vec<VenueTrade>>,
+    /// Per instrument, other runs' open orders from the last `openOrders.status` result, taken
+    /// from the decoder as it came (a later result read in the same turn replaces the
+    /// decoder's) and cancelled after the turn's reads.
+    taken_foreign: Vec<Vec<(String, InstrumentId)>>,
     /// Latency-clock ticks before which idle turns look for no prepared cancel to refresh.
     next_refresh: u64,
 }
@@ -164,8 +172,10 @@ impl VenueSession {
             last_trade: vec![0; instruments],
             live_trades: Vec::with_capacity(LIVE_TRADES),
             first_connect_ms: None,
+            journal_start_ms: None,
             next_trades_page: vec![None; instruments],
             taken_trades: vec![Vec::new(); instruments],
+            taken_foreign: vec![Vec::new(); instruments],
         })
     }
 
@@ -238,16 +248,34 @@ impl VenueSession {
                 }
             }
         }
-        // On a reconnect, the fills made while the session was down: from the trade after the
-        // last one reported, or from the first connection.
-        let Some(since_ms) = self.first_connect_ms else {
-            self.first_connect_ms = Some(now);
-            return;
+        // The fills made while no session was up: from the trade after the last one reported
+        // or journaled; else from when the history starts (on a first connection, the first
+        // run of the journal; on a reconnect, this run's first connection).
+        let since_ms = match self.first_connect_ms {
+            Some(first) => Some(first),
+            None => {
+                self.first_connect_ms = Some(now);
+                self.journal_start_ms
+            }
         };
         for i in 0..self.instruments {
-            let from_id = (self.last_trade[i] > 0).then(|| self.last_trade[i] + 1);
-            self.request_trades(i, from_id, since_ms, now);
+            match (self.last_trade[i], since_ms) {
+                (0, None) => {}
+                (0, Some(since)) => self.request_trades(i, None, since, now),
+                (last, _) => self.request_trades(i, Some(last + 1), 0, now),
+            }
         }
+    }
+
+    /// Where the first connection's back-fill starts: after `last_trades` (per instrument; 0:
+    /// none), the last trade ids the journal holds, else at `journal_start_ms`, when its first
+    /// run started (fills an earlier run was told of but did not journal before it died).
+    /// Without either, a first connection back-fills nothing.
+    pub fn resume_trades(&mut self, last_trades: &[u64], journal_start_ms: Option<u64>) {
+        for (last, journaled) in self.last_trade.iter_mut().zip(last_trades) {
+            *last = (*last).max(*journaled);
+        }
+        self.journal_start_ms = journal_start_ms;
     }
 
     /// Asks for the account's fills on instrument `i` from trade id `from_id` (or from
@@ -290,8 +318,7 @@ impl VenueSession {
                 self.back_fill(i, out);
             }
             if let Some(from_id) = self.next_trades_page.get_mut(i).and_then(Option::take) {
-                let since_ms = self.first_connect_ms.unwrap_or(0);
-                self.request_trades(i, Some(from_id), since_ms, unix_ms());
+                self.request_trades(i, Some(from_id), 0, unix_ms());
             }
             if self.reconcile_pending == 0 {
                 self.report_reconciled(out);
@@ -308,7 +335,12 @@ impl VenueSession {
         let slot = id & !RECONCILE;
         if slot >= 1 {
             let instrument = (slot - 1) as usize;
-            for (client_order_id, on) in self.decoder.take_foreign_orders() {
+            let foreign = self
+                .taken_foreign
+                .get_mut(instrument)
+                .map(std::mem::take)
+                .unwrap_or_default();
+            for (client_order_id, on) in foreign {
                 self.foreign_seq += 1;
                 let request_id = RECONCILE | FOREIGN | self.foreign_seq;
                 let request =
@@ -610,6 +642,7 @@ impl GatewayAgent {
                 last_trade,
                 live_trades,
                 taken_trades,
+                taken_foreign,
                 ..
             } = &mut **session;
             // Fills the strategy applies before it adopts the snapshot's position.
@@ -648,14 +681,21 @@ impl GatewayAgent {
                         if id == RECONCILE && outcome.is_ok() {
                             *account_seen = true;
                         }
-                        if id & TRADES != 0 && outcome.is_ok() {
-                            let i = (id & !(RECONCILE | TRADES)) as usize;
-                            if let Some(slot) = taken_trades.get_mut(i) {
-                                *slot = decoder.take_trades();
+                        // The result's details are taken now (the next result replaces them)
+                        // and handled after the drive, when the session can send.
+                        if outcome.is_ok() && id & FOREIGN == 0 {
+                            if id & TRADES != 0 {
+                                let i = (id & !(RECONCILE | TRADES)) as usize;
+                                if let Some(slot) = taken_trades.get_mut(i) {
+                                    *slot = decoder.take_trades();
+                                }
+                            } else if let Some(slot) = (id & !RECONCILE)
+                                .checked_sub(1)
+                                .and_then(|i| taken_foreign.get_mut(i as usize))
+                            {
+                                *slot = decoder.take_foreign_orders();
                             }
                         }
-                        // Handled after the drive, when the session can send cancels; the
-                        // decoder keeps the result's details until then.
                         if reconcile_count < reconcile.len() {
                             reconcile[reconcile_count] = (id, outcome.is_ok());
                             reconcile_count += 1;

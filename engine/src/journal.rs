@@ -332,6 +332,51 @@ impl JournalWriter {
         })
     }
 
+    /// The highest trade id among the journal's fills, per configured instrument (0: none):
+    /// where a back-fill of the venue's fills resumes.
+    ///
+    /// # Errors
+    ///
+    /// When the journal cannot be read.
+    pub fn last_trades(&self) -> Result<Vec<u64>, JournalError> {
+        let err = |source| JournalError {
+            path: self.path.clone(),
+            source,
+        };
+        let mut stmt = self
+            .conn
+            .prepare("SELECT coalesce(max(trade_id), 0) FROM fills WHERE symbol = ?1")
+            .map_err(err)?;
+        self.instruments
+            .iter()
+            .map(|(symbol, ..)| {
+                let last: i64 = stmt.query_row([symbol], |row| row.get(0)).map_err(err)?;
+                Ok(u64::try_from(last).unwrap_or(0))
+            })
+            .collect()
+    }
+
+    /// Unix ms at which the first run recorded in the journal started; `None` for a journal no
+    /// run has started in yet.
+    ///
+    /// # Errors
+    ///
+    /// When the journal cannot be read.
+    pub fn first_start_ms(&self) -> Result<Option<u64>, JournalError> {
+        let first: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT min(unix_ns) FROM events WHERE event = 'started'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|source| JournalError {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(first.and_then(|ns| u64::try_from(ns / 1_000_000).ok()))
+    }
+
     /// The position the journal's fills add up to, per configured instrument, lots.
     ///
     /// # Errors

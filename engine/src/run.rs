@@ -236,7 +236,14 @@ pub fn build_pipeline(
 
     let venue = match config.gateway.mode {
         ModeKind::Paper => Venue::Paper(Box::new(PaperExchange::new(config.gateway.max_resting))),
-        ModeKind::Sim | ModeKind::Live => Venue::Session(Box::new(venue_session(config)?)),
+        ModeKind::Sim | ModeKind::Live => {
+            let mut session = venue_session(config)?;
+            session.resume_trades(
+                &journal.last_trades().context("read journal trade ids")?,
+                journal.first_start_ms().context("read journal start")?,
+            );
+            Venue::Session(Box::new(session))
+        }
     };
     let gateway = GatewayAgent::new(
         venue,
