@@ -23,8 +23,9 @@
 //! last trade it reported or the journal holds (`myTrades`; with none, from this run's first
 //! connection on a reconnect, or from the journal's first run on a first connection), and
 //! reports each one it was not told of as [`ExecKind::BackFill`]: for the journal, since the
-//! adopted position has it already. So neither a dropped session nor a killed engine leaves a
-//! fill out of the journal.
+//! adopted position has it already (see [`crate::back_fill`]). So neither a dropped session
+//! nor a killed engine leaves a fill out of the journal, as long as the journal is the one the
+//! earlier runs wrote.
 //!
 //! # One write per turn
 //!
@@ -47,6 +48,7 @@
 //! Execution reports are never dropped: one that finds the report ring full waits in a
 //! pre-allocated backlog (counted as `report_queue_full`) and goes out first on the next turn.
 
+use crate::back_fill::{BackFills, TradesFrom};
 use crate::clock::LatencyClock;
 use crate::idle::{Agent, WakeSet};
 use std::collections::VecDeque;
@@ -56,8 +58,7 @@ use std::time::Instant;
 use tickwire_feed::ws::{WsConnection, WsEvent};
 use tickwire_feed::{InstrumentId, Qty, Quote, Side};
 use tickwire_gateway::binance::{
-    reject_reason, OrderEncoder, OrderEntryDecoder, OrderEntryMessage, VenueTrade, MY_TRADES_LIMIT,
-    PREPARED_CANCELS,
+    reject_reason, OrderEncoder, OrderEntryDecoder, OrderEntryMessage, PREPARED_CANCELS,
 };
 use tickwire_gateway::paper::PaperExchange;
 use tickwire_gateway::{ExecKind, ExecReport, OrderMsg, OrderRequest, RejectReason};
@@ -73,9 +74,6 @@ const CANCEL_ID: u64 = 1 << 62;
 const RECONCILE: u64 = 1 << 61;
 const FOREIGN: u64 = 1 << 40;
 const TRADES: u64 = 1 << 39;
-/// Trade ids of fills reported since the session connected that are remembered, at most (a
-/// back-fill skips them).
-const LIVE_TRADES: usize = 256;
 /// Requests awaiting a response, at most (a full table rejects new orders).
 const IN_FLIGHT: usize = 1024;
 /// The venue error code reported when the session is down.
@@ -112,20 +110,11 @@ pub struct VenueSession {
     since_snapshot: Vec<i64>,
     /// Orders the venue accepted whose cancel is still to be prepared.
     to_prepare: Vec<(u64, InstrumentId)>,
-    /// Per instrument, the highest trade id of the fills reported (0: none yet).
-    last_trade: Vec<u64>,
-    /// Trade ids of the fills reported since this connection opened.
-    live_trades: Vec<u64>,
-    /// Unix ms of the first connection (the back-fill of a reconnect before any fill starts
-    /// there); `None` before it.
-    first_connect_ms: Option<u64>,
-    /// Unix ms at which the journal's first run started ([`VenueSession::resume_trades`]).
-    journal_start_ms: Option<u64>,
-    /// Per instrument, where the next page of a back-fill starts (a full page came).
-    next_trades_page: Vec<Option<u64>>,
-    /// Per instrument, the last `myTrades` result, taken from the decoder as it came and
-    /// back-filled after the turn's reads.
-    taken_trades: Vec<Vec<VenueTrade>>,
+    /// Which fills the journal may lack (see [`crate::back_fill`]).
+    back_fills: BackFills,
+    /// Orders recently reported done: an acceptance read after an order's last fill must not
+    /// prepare a cancel for it (the venue's user-data events may overtake its answers).
+    done_recently: RecentIds,
     /// Per instrument, other runs' open orders from the last `openOrders.status` result, taken
     /// from the decoder as it came (a later result read in the same turn replaces the
     /// decoder's) and cancelled after the turn's reads.
@@ -169,12 +158,8 @@ impl VenueSession {
             since_snapshot: vec![0; instruments],
             to_prepare: Vec::with_capacity(PREPARED_CANCELS),
             next_refresh: 0,
-            last_trade: vec![0; instruments],
-            live_trades: Vec::with_capacity(LIVE_TRADES),
-            first_connect_ms: None,
-            journal_start_ms: None,
-            next_trades_page: vec![None; instruments],
-            taken_trades: vec![Vec::new(); instruments],
+            back_fills: BackFills::new(instruments),
+            done_recently: RecentIds::default(),
             taken_foreign: vec![Vec::new(); instruments],
         })
     }
@@ -189,14 +174,16 @@ impl VenueSession {
         to_prepare.retain(|(id, _)| *id != client_id);
     }
 
-    /// Prepares one cancel, on a turn that did nothing else: for an order accepted since the
-    /// last such turn, else the oldest prepared one past [`PREPARED_CANCEL_REFRESH_MS`].
+    /// On a turn that did nothing else: sends the back-fill requests due (a retry), and
+    /// prepares one cancel, for an order accepted since the last such turn, else the oldest
+    /// prepared one past [`PREPARED_CANCEL_REFRESH_MS`].
     fn prepare_cancel(&mut self, clock: &LatencyClock) {
         let now = clock.ticks();
         if !self.conn.is_open() || (self.to_prepare.is_empty() && now < self.next_refresh) {
             return;
         }
         let now_ms = unix_ms();
+        self.request_back_fills(now_ms);
         let next = self
             .to_prepare
             .pop()
@@ -235,7 +222,6 @@ impl VenueSession {
         self.account_seen = false;
         self.foreign_cancelled.iter_mut().for_each(|n| *n = 0);
         self.since_snapshot.iter_mut().for_each(|q| *q = 0);
-        self.live_trades.clear();
         let request = self.encoder.account_status(RECONCILE, now);
         if self.conn.send_text(request).is_ok() {
             self.reconcile_pending += 1;
@@ -248,59 +234,31 @@ impl VenueSession {
                 }
             }
         }
-        // The fills made while no session was up: from the trade after the last one reported
-        // or journaled; else from when the history starts (on a first connection, the first
-        // run of the journal; on a reconnect, this run's first connection).
-        let since_ms = match self.first_connect_ms {
-            Some(first) => Some(first),
-            None => {
-                self.first_connect_ms = Some(now);
-                self.journal_start_ms
-            }
-        };
-        for i in 0..self.instruments {
-            match (self.last_trade[i], since_ms) {
-                (0, None) => {}
-                (0, Some(since)) => self.request_trades(i, None, since, now),
-                (last, _) => self.request_trades(i, Some(last + 1), 0, now),
-            }
-        }
+        self.back_fills.on_connect(now);
+        self.request_back_fills(now);
     }
 
-    /// Where the first connection's back-fill starts: after `last_trades` (per instrument; 0:
-    /// none), the last trade ids the journal holds, else at `journal_start_ms`, when its first
-    /// run started (fills an earlier run was told of but did not journal before it died).
-    /// Without either, a first connection back-fills nothing.
+    /// What an earlier run left in the journal: the last trade id per instrument (0: none) and
+    /// when its first run started; the first connection back-fills after them.
     pub fn resume_trades(&mut self, last_trades: &[u64], journal_start_ms: Option<u64>) {
-        for (last, journaled) in self.last_trade.iter_mut().zip(last_trades) {
-            *last = (*last).max(*journaled);
-        }
-        self.journal_start_ms = journal_start_ms;
+        self.back_fills.resume(last_trades, journal_start_ms);
     }
 
-    /// Asks for the account's fills on instrument `i` from trade id `from_id` (or from
-    /// `since_ms`); counted as a reconciliation request.
-    fn request_trades(&mut self, i: usize, from_id: Option<u64>, since_ms: u64, now_ms: u64) {
-        let id = RECONCILE | TRADES | i as u64;
-        let instrument = InstrumentId(i as u16);
-        if let Some(request) = self
-            .encoder
-            .my_trades(instrument, from_id, since_ms, id, now_ms)
-        {
-            if self.conn.send_text(request).is_ok() {
-                self.reconcile_pending += 1;
-            }
-        }
-    }
-
-    /// Notes a fill reported on this connection (a back-fill skips it).
-    fn note_trade(last_trade: &mut [u64], live_trades: &mut Vec<u64>, report: &ExecReport) {
-        if let ExecKind::Fill { trade_id, .. } | ExecKind::BackFill { trade_id, .. } = report.kind {
-            if let Some(last) = last_trade.get_mut(usize::from(report.instrument.0)) {
-                *last = (*last).max(trade_id);
-            }
-            if live_trades.len() < LIVE_TRADES {
-                live_trades.push(trade_id);
+    /// Sends the trade-list requests due (the back-fill's; not part of reconciliation, which
+    /// does not wait for them).
+    fn request_back_fills(&mut self, now_ms: u64) {
+        while let Some((i, from)) = self.back_fills.due(now_ms) {
+            let (from_id, start_ms) = match from {
+                TradesFrom::Id(id) => (Some(id), 0),
+                TradesFrom::Time(ms) => (None, ms),
+            };
+            let id = RECONCILE | TRADES | i as u64;
+            if let Some(request) =
+                self.encoder
+                    .my_trades(InstrumentId(i as u16), from_id, start_ms, id, now_ms)
+            {
+                // Unsent, it is due again after the retry interval.
+                let _ = self.conn.send_text(request);
             }
         }
     }
@@ -308,21 +266,6 @@ impl VenueSession {
     /// Handles a reconciliation response; reports every instrument once all are in.
     fn on_reconcile_response(&mut self, id: u64, ok: bool, out: &mut ReportOut) {
         if id & FOREIGN != 0 || self.reconcile_pending == 0 || self.reconcile_pending == u32::MAX {
-            return;
-        }
-        if id & TRADES != 0 {
-            // The back-fill is for the record: a failed one does not hold up trading.
-            self.reconcile_pending -= 1;
-            let i = (id & !(RECONCILE | TRADES)) as usize;
-            if ok {
-                self.back_fill(i, out);
-            }
-            if let Some(from_id) = self.next_trades_page.get_mut(i).and_then(Option::take) {
-                self.request_trades(i, Some(from_id), 0, unix_ms());
-            }
-            if self.reconcile_pending == 0 {
-                self.report_reconciled(out);
-            }
             return;
         }
         if !ok {
@@ -381,35 +324,6 @@ impl VenueSession {
             });
         }
     }
-
-    /// Reports the fills of a `myTrades` result that this run was not told of, as back-fills;
-    /// notes where the next page starts if the result was full.
-    fn back_fill(&mut self, i: usize, out: &mut ReportOut) {
-        let Some(trades) = self.taken_trades.get_mut(i).map(std::mem::take) else {
-            return;
-        };
-        for t in &trades {
-            if self.live_trades.contains(&t.trade_id) {
-                continue;
-            }
-            let report = ExecReport {
-                client_id: self.decoder.client_id(t.order_id).unwrap_or(0),
-                instrument: t.instrument,
-                side: t.side,
-                kind: ExecKind::BackFill {
-                    price: t.price,
-                    qty: t.qty,
-                    trade_id: t.trade_id,
-                    maker: t.maker,
-                },
-            };
-            Self::note_trade(&mut self.last_trade, &mut self.live_trades, &report);
-            out.emit(report);
-        }
-        if let (Some(next), Some(last)) = (self.next_trades_page.get_mut(i), trades.last()) {
-            *next = (trades.len() == MY_TRADES_LIMIT).then_some(last.trade_id + 1);
-        }
-    }
 }
 
 /// Requests one turn writes at most in one write.
@@ -458,6 +372,33 @@ fn session_down(id: u64, instrument: InstrumentId, side: Side) -> ExecReport {
         } else {
             ExecKind::Rejected(reason)
         },
+    }
+}
+
+/// The last [`RecentIds::CAPACITY`] ids pushed, in a ring allocated once.
+#[derive(Debug, Default)]
+struct RecentIds {
+    ids: [u64; RecentIds::CAPACITY],
+    next: usize,
+}
+
+impl RecentIds {
+    const CAPACITY: usize = 32;
+
+    fn push(&mut self, id: u64) {
+        self.ids[self.next] = id;
+        self.next = (self.next + 1) % Self::CAPACITY;
+    }
+
+    fn contains(&self, id: &u64) -> bool {
+        self.ids.contains(id)
+    }
+}
+
+/// Tells the back-fill of a fill reported live.
+fn live_fill(back_fills: &mut BackFills, report: &ExecReport) {
+    if let ExecKind::Fill { trade_id, .. } = report.kind {
+        back_fills.on_live_fill(usize::from(report.instrument.0), trade_id);
     }
 }
 
@@ -639,10 +580,9 @@ impl GatewayAgent {
                 since_snapshot,
                 reconcile_pending,
                 to_prepare,
-                last_trade,
-                live_trades,
-                taken_trades,
+                back_fills,
                 taken_foreign,
+                done_recently,
                 ..
             } = &mut **session;
             // Fills the strategy applies before it adopts the snapshot's position.
@@ -659,21 +599,47 @@ impl GatewayAgent {
                 match decoder.decode(bytes) {
                     Ok(OrderEntryMessage::Execution(report)) => {
                         count_fill(&report, *account_seen);
-                        VenueSession::note_trade(last_trade, live_trades, &report);
+                        live_fill(back_fills, &report);
                         if order_done(report.kind) {
                             VenueSession::forget_cancel(encoder, to_prepare, report.client_id);
+                            done_recently.push(report.client_id);
                         }
                         out.emit(report);
                     }
                     Ok(OrderEntryMessage::ForeignFill(report)) => {
-                        // Before the balance snapshot it is in the snapshot; a back-fill
-                        // records it.
+                        // Before the balance snapshot it is in the snapshot, and not reported
+                        // here (a back-fill records it if one is running).
                         if *account_seen {
-                            VenueSession::note_trade(last_trade, live_trades, &report);
+                            live_fill(back_fills, &report);
                             count_fill(&report, true);
                             out.emit(report);
                         }
                     }
+                    Ok(OrderEntryMessage::Response {
+                        id: Some(id),
+                        outcome,
+                    }) if id & RECONCILE != 0 && id & TRADES != 0 => {
+                        // A refused request is asked again after the retry interval.
+                        if outcome.is_ok() {
+                            let i = (id & !(RECONCILE | TRADES)) as usize;
+                            back_fills.on_page(i, decoder.trades(), &mut |t| {
+                                out.emit(ExecReport {
+                                    client_id: decoder.client_id(t.order_id).unwrap_or(0),
+                                    instrument: t.instrument,
+                                    side: t.side,
+                                    kind: ExecKind::BackFill {
+                                        price: t.price,
+                                        qty: t.qty,
+                                        trade_id: t.trade_id,
+                                        maker: t.maker,
+                                    },
+                                })
+                            });
+                        }
+                    }
+                    // Other runs' orders cancelled at reconciliation: nothing to do.
+                    Ok(OrderEntryMessage::Response { id: Some(id), .. })
+                        if id & RECONCILE != 0 && id & FOREIGN != 0 => {}
                     Ok(OrderEntryMessage::Response {
                         id: Some(id),
                         outcome,
@@ -683,18 +649,12 @@ impl GatewayAgent {
                         }
                         // The result's details are taken now (the next result replaces them)
                         // and handled after the drive, when the session can send.
-                        if outcome.is_ok() && id & FOREIGN == 0 {
-                            if id & TRADES != 0 {
-                                let i = (id & !(RECONCILE | TRADES)) as usize;
-                                if let Some(slot) = taken_trades.get_mut(i) {
-                                    *slot = decoder.take_trades();
-                                }
-                            } else if let Some(slot) = (id & !RECONCILE)
-                                .checked_sub(1)
-                                .and_then(|i| taken_foreign.get_mut(i as usize))
-                            {
-                                *slot = decoder.take_foreign_orders();
-                            }
+                        if let Some(slot) = (id & !RECONCILE)
+                            .checked_sub(1)
+                            .and_then(|i| taken_foreign.get_mut(i as usize))
+                            .filter(|_| outcome.is_ok())
+                        {
+                            *slot = decoder.take_foreign_orders();
                         }
                         if reconcile_count < reconcile.len() {
                             reconcile[reconcile_count] = (id, outcome.is_ok());
@@ -724,10 +684,14 @@ impl GatewayAgent {
                             (true, Ok(())) => ExecKind::Canceled,
                             (true, Err(code)) => ExecKind::CancelRejected(reject_reason(code)),
                         };
-                        if kind == ExecKind::Accepted && to_prepare.len() < PREPARED_CANCELS {
+                        if kind == ExecKind::Accepted
+                            && to_prepare.len() < PREPARED_CANCELS
+                            && !done_recently.contains(&client_id)
+                        {
                             to_prepare.push((client_id, instrument));
                         } else if order_done(kind) {
                             VenueSession::forget_cancel(encoder, to_prepare, client_id);
+                            done_recently.push(client_id);
                         }
                         out.emit(ExecReport {
                             client_id,
@@ -749,6 +713,7 @@ impl GatewayAgent {
             Some(WsEvent::Disconnected { .. }) => {
                 session.encoder.forget_cancels();
                 session.to_prepare.clear();
+                session.back_fills.on_disconnect();
                 // Requests in flight will not be answered on this connection: reject new
                 // orders (reconciliation on reconnect settles what the venue holds) and refuse
                 // cancels so the strategy retries them.

@@ -47,6 +47,7 @@
 )]
 
 pub mod alloc;
+pub mod back_fill;
 pub mod clock;
 pub mod config;
 pub mod feed_agent;

@@ -663,6 +663,7 @@ pub fn trading_context(
         instruments: config.instruments.len(),
         reconciled: [false; MAX_INSTRUMENTS],
         journal_positions: [0; MAX_INSTRUMENTS],
+        back_filled: 0,
         state_since_unix_ns: unix_ns,
         storage_alarm: false,
         orders_overdue: false,

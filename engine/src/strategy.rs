@@ -156,6 +156,8 @@ pub struct TradingContext {
     pub(crate) reconciled: [bool; MAX_INSTRUMENTS],
     /// Positions the journal recorded before this run, lots.
     pub(crate) journal_positions: [i64; MAX_INSTRUMENTS],
+    /// Fills back-filled this run (they number in the run's fill sequence too).
+    pub(crate) back_filled: u64,
     pub(crate) state_since_unix_ns: u64,
     /// The journal cannot write (set by the strategy agent from the persistence thread's flag).
     pub(crate) storage_alarm: bool,
@@ -637,6 +639,7 @@ impl TradingContext {
             } => {
                 // The position has it already (reconciliation adopted the venue's), and the
                 // order's state follows the venue's answers: only the record is owed.
+                self.back_filled += 1;
                 self.record_fill(report, (price, qty, trade_id, maker), unix_ns);
                 false
             }
@@ -663,7 +666,7 @@ impl TradingContext {
         };
         self.section.push_fill(&fill);
         self.journal.send(JournalRecord::Fill {
-            fill_seq: self.positions_fill_seq(),
+            fill_seq: self.fill_seq(),
             client_id: report.client_id,
             trade_id,
             instrument: report.instrument.0,
@@ -675,10 +678,12 @@ impl TradingContext {
         });
     }
 
-    fn positions_fill_seq(&self) -> u64 {
+    /// The run's fills so far, back-fills included: the last fill's 1-based sequence number.
+    fn fill_seq(&self) -> u64 {
         (0..MAX_INSTRUMENTS)
             .map(|i| self.positions.get(InstrumentId(i as u16)).fills)
-            .sum()
+            .sum::<u64>()
+            + self.back_filled
     }
 }
 
@@ -1080,6 +1085,15 @@ mod tests {
             })
             .collect();
         assert_eq!(journaled, [(id, 41, LOT)]);
+        // It numbers in the run's fill sequence: the next fill comes after it.
+        assert!(h.report(id, Side::Buy, fill(LOT, 0, 42)));
+        let seqs: Vec<u64> = std::iter::from_fn(|| h.journal.pop().ok())
+            .filter_map(|r| match r {
+                JournalRecord::Fill { fill_seq, .. } => Some(fill_seq),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(seqs, [2]);
     }
 
     #[test]

@@ -790,9 +790,10 @@ impl OrderEntryDecoder {
         std::mem::take(&mut self.foreign)
     }
 
-    /// The account's fills from the last `myTrades` result, oldest first, taken.
-    pub fn take_trades(&mut self) -> Vec<VenueTrade> {
-        std::mem::replace(&mut self.trades, Vec::with_capacity(MY_TRADES_LIMIT))
+    /// The account's fills from the last `myTrades` result, oldest first (emptied by the next
+    /// result that is a list).
+    pub fn trades(&self) -> &[VenueTrade] {
+        &self.trades
     }
 
     /// The client id of this run's order with venue order id `order_id`, if the venue reported
@@ -1423,9 +1424,8 @@ mod tests {
         assert_eq!(d.decode(&mut new), Ok(OrderEntryMessage::Ignored));
         let mut trades = br#"{"id":3,"status":200,"result":[{"symbol":"BTCUSDT","id":77,"orderId":31,"orderListId":-1,"price":"50000.10","qty":"0.00200","quoteQty":"100.0002","commission":"0","commissionAsset":"BTC","time":1700000000000,"isBuyer":false,"isMaker":true,"isBestMatch":true},{"symbol":"BTCUSDT","id":80,"orderId":32,"price":"50000.00","qty":"0.00100","time":1700000000001,"isBuyer":true,"isMaker":false}]}"#.to_vec();
         assert!(d.decode(&mut trades).is_ok());
-        let trades = d.take_trades();
         assert_eq!(
-            trades,
+            d.trades(),
             [
                 VenueTrade {
                     instrument: InstrumentId(0),
@@ -1447,7 +1447,6 @@ mod tests {
                 },
             ]
         );
-        assert!(d.take_trades().is_empty(), "taken");
         assert_eq!((d.client_id(31), d.client_id(32)), (Some(4), None));
         assert!(
             d.take_foreign_orders().is_empty(),
