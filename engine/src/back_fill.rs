@@ -8,24 +8,29 @@
 //! session asks for the venue's trade list after `journaled_to` (or from a time, when the
 //! journal holds no fill), page by page, and reports each fill it was not told of as a
 //! back-fill. Fills reported live while the gap is open are remembered, so the back-fill skips
-//! them; the gap closes when a page comes back short, and `journaled_to` moves past everything
-//! seen. A request that is not answered (refused, undecodable, lost with the connection) is
+//! them; each page moves `journaled_to` to its last fill, so a page read twice (a late answer,
+//! or one read again after a reconnect) reports nothing twice; the gap closes on a short page,
+//! and `journaled_to` moves past everything seen. A request that is not answered (refused, undecodable, lost with the connection) is
 //! asked again after [`RETRY_MS`].
 //!
 //! This relies on the venue reporting an account's fills in trade-id order, each before any
 //! later answer on the same connection (the simulator does; Binance's user-data events and
 //! answers share the connection).
 //!
-//! Nothing here allocates after construction: the live fills remembered per instrument are at
-//! most [`LIVE_FILLS`]; past that, the back-fill stops short of the first fill not remembered
-//! (those after it may have been journaled live).
+//! Nothing here allocates after construction. Live fills are remembered as runs, one per
+//! connection, at most [`LIVE_RUNS`] per instrument; past that the last run stretches, and
+//! fills between it and the next live one may be left out of the back-fill.
 
 use tickwire_gateway::binance::{VenueTrade, MY_TRADES_LIMIT};
 
-/// Live fills remembered per instrument while its gap is open.
-pub const LIVE_FILLS: usize = 4096;
+/// Runs of live fills remembered per instrument while its gap is open: one per connection
+/// (on one connection every fill between its first and last live one was reported live).
+pub const LIVE_RUNS: usize = 16;
 /// How long a trade-list request may go unanswered before it is asked again, ms.
 pub const RETRY_MS: u64 = 10_000;
+/// The longest time span one trade-list request by time covers (Binance answers a `startTime`
+/// without `endTime` with the 24 hours after it), ms.
+pub const TIME_SPAN_MS: u64 = 24 * 3_600_000;
 
 /// Where a trade-list request starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,14 +45,39 @@ pub enum TradesFrom {
 struct Ledger {
     journaled_to: u64,
     gap: bool,
-    /// Trade ids reported live while the gap is open, ascending.
-    live: Vec<u64>,
-    last_live: u64,
-    /// The first live fill not remembered in `live`.
-    overflow_from: Option<u64>,
-    /// Where the next page starts (after a full one), and when the pending request was made.
-    next_page: Option<u64>,
+    /// Runs `(first, last)` of trade ids reported live while the gap is open, ascending; the
+    /// last one still growing while `run_open`.
+    live: Vec<(u64, u64)>,
+    run_open: bool,
+    /// While no fill was ever journaled: the time the next request by time starts at.
+    since_ms: Option<u64>,
+    /// When the pending request was made.
     requested_ms: Option<u64>,
+}
+
+impl Ledger {
+    fn reported_live(&self, trade_id: u64) -> bool {
+        self.live
+            .iter()
+            .any(|&(first, last)| first <= trade_id && trade_id <= last)
+    }
+
+    /// The journal holds every fill up to `to`: forgets the runs below it.
+    fn journaled_up_to(&mut self, to: u64) {
+        self.journaled_to = self.journaled_to.max(to);
+        let journaled_to = self.journaled_to;
+        self.live.retain(|&(_, last)| last > journaled_to);
+    }
+
+    fn close(&mut self) {
+        let last_live = self.live.last().map_or(0, |&(_, last)| last);
+        self.journaled_up_to(last_live);
+        self.gap = false;
+        self.live.clear();
+        self.run_open = false;
+        self.since_ms = None;
+        self.requested_ms = None;
+    }
 }
 
 /// The back-fill state of a session, per instrument.
@@ -68,10 +98,9 @@ impl BackFills {
                 .map(|_| Ledger {
                     journaled_to: 0,
                     gap: false,
-                    live: Vec::with_capacity(LIVE_FILLS),
-                    last_live: 0,
-                    overflow_from: None,
-                    next_page: None,
+                    live: Vec::with_capacity(LIVE_RUNS),
+                    run_open: false,
+                    since_ms: None,
                     requested_ms: None,
                 })
                 .collect(),
@@ -96,7 +125,7 @@ impl BackFills {
         self.first_connect_ms.get_or_insert(now_ms);
         for ledger in &mut self.ledgers {
             ledger.requested_ms = None;
-            ledger.next_page = None;
+            ledger.run_open = false;
         }
     }
 
@@ -105,7 +134,7 @@ impl BackFills {
         for ledger in &mut self.ledgers {
             ledger.gap = true;
             ledger.requested_ms = None;
-            ledger.next_page = None;
+            ledger.run_open = false;
         }
     }
 
@@ -118,20 +147,22 @@ impl BackFills {
             ledger.journaled_to = ledger.journaled_to.max(trade_id);
             return;
         }
-        ledger.last_live = ledger.last_live.max(trade_id);
-        if ledger.overflow_from.is_none() {
-            if ledger.live.len() < LIVE_FILLS {
-                ledger.live.push(trade_id);
-            } else {
-                ledger.overflow_from = Some(trade_id);
+        let stretch = ledger.run_open || ledger.live.len() == LIVE_RUNS;
+        match ledger.live.last_mut() {
+            Some(run) if stretch => {
+                // Past the runs remembered, the last one stretches: the fills between are taken
+                // as reported, which may leave some out of the back-fill.
+                run.1 = run.1.max(trade_id);
             }
+            _ => ledger.live.push((trade_id, trade_id)),
         }
+        ledger.run_open = true;
     }
 
     /// The next trade-list request due at `now_ms`, if any: the instrument and where it starts.
     /// The caller sends it (or, if it cannot, it is due again after [`RETRY_MS`]).
     pub fn due(&mut self, now_ms: u64) -> Option<(usize, TradesFrom)> {
-        let since = self
+        let history = self
             .first_connect_ms
             .into_iter()
             .chain(self.journal_start_ms)
@@ -143,15 +174,15 @@ impl BackFills {
             if !ledger.gap || waiting {
                 continue;
             }
-            let from = match (ledger.next_page, ledger.journaled_to, since) {
-                (Some(id), ..) => TradesFrom::Id(id),
-                (None, 0, Some(ms)) => TradesFrom::Time(ms),
-                (None, 0, None) => {
-                    // No fill was ever journaled and no history to look back on.
-                    ledger.gap = false;
-                    continue;
-                }
-                (None, last, _) => TradesFrom::Id(last.saturating_add(1)),
+            let from = if ledger.journaled_to > 0 {
+                TradesFrom::Id(ledger.journaled_to.saturating_add(1))
+            } else if let Some(since) = ledger.since_ms.or(history) {
+                ledger.since_ms = Some(since);
+                TradesFrom::Time(since)
+            } else {
+                // No fill was ever journaled and there is no history to look back on.
+                ledger.close();
+                continue;
             };
             ledger.requested_ms = Some(now_ms);
             return Some((i, from));
@@ -159,12 +190,14 @@ impl BackFills {
         None
     }
 
-    /// A page of instrument `i`'s trade list came: calls `report` with each fill the journal
-    /// lacks. A full page asks for the next; a short one closes the gap.
+    /// A page of instrument `i`'s trade list came, at `now_ms`: calls `report` with each fill
+    /// the journal lacks. The gap closes on a short page by trade id; a full one, or any page
+    /// by time, asks for what follows. Pages that come late or twice report nothing again.
     pub fn on_page(
         &mut self,
         i: usize,
         trades: &[VenueTrade],
+        now_ms: u64,
         report: &mut dyn FnMut(&VenueTrade),
     ) {
         let Some(ledger) = self.ledgers.get_mut(i) else {
@@ -173,27 +206,33 @@ impl BackFills {
         if !ledger.gap {
             return;
         }
+        let by_time = ledger.journaled_to == 0;
         let mut page_last = 0;
-        for t in trades.iter().filter(|t| t.instrument.0 as usize == i) {
+        for t in trades.iter().filter(|t| usize::from(t.instrument.0) == i) {
             page_last = page_last.max(t.trade_id);
-            let missing = t.trade_id > ledger.journaled_to
-                && ledger.live.binary_search(&t.trade_id).is_err()
-                && ledger.overflow_from.is_none_or(|first| t.trade_id < first);
-            if missing {
+            if t.trade_id > ledger.journaled_to && !ledger.reported_live(t.trade_id) {
                 report(t);
             }
         }
         ledger.requested_ms = None;
-        if trades.len() >= MY_TRADES_LIMIT {
-            ledger.next_page = Some(page_last.saturating_add(1));
+        // Every fill up to the page's last is journaled now, live or back-filled.
+        ledger.journaled_up_to(page_last);
+        if by_time {
+            if page_last == 0 {
+                // Nothing in this window: the next one, until the present.
+                match ledger.since_ms {
+                    Some(since) if since.saturating_add(TIME_SPAN_MS) < now_ms => {
+                        ledger.since_ms = Some(since + TIME_SPAN_MS);
+                    }
+                    _ => ledger.close(),
+                }
+            }
+            // Otherwise the rest is asked for by trade id.
             return;
         }
-        ledger.journaled_to = ledger.journaled_to.max(page_last).max(ledger.last_live);
-        ledger.gap = false;
-        ledger.next_page = None;
-        ledger.live.clear();
-        ledger.last_live = 0;
-        ledger.overflow_from = None;
+        if trades.len() < MY_TRADES_LIMIT {
+            ledger.close();
+        }
     }
 }
 
@@ -214,11 +253,16 @@ mod tests {
         }
     }
 
-    fn page(b: &mut BackFills, ids: &[u64]) -> Vec<u64> {
+    /// Feeds a page of these trade ids at `now_ms`; returns the ids reported.
+    fn page_at(b: &mut BackFills, ids: &[u64], now_ms: u64) -> Vec<u64> {
         let trades: Vec<VenueTrade> = ids.iter().map(|&id| trade(id)).collect();
         let mut reported = Vec::new();
-        b.on_page(0, &trades, &mut |t| reported.push(t.trade_id));
+        b.on_page(0, &trades, now_ms, &mut |t| reported.push(t.trade_id));
         reported
+    }
+
+    fn page(b: &mut BackFills, ids: &[u64]) -> Vec<u64> {
+        page_at(b, ids, 0)
     }
 
     #[test]
@@ -243,16 +287,32 @@ mod tests {
     }
 
     #[test]
-    fn before_any_fill_a_reconnect_looks_back_to_the_first_connection() {
+    fn before_any_fill_the_back_fill_looks_back_by_time_then_goes_on_by_id() {
         let mut b = BackFills::new(1);
         b.on_connect(1_000);
         b.on_disconnect();
         b.on_connect(5_000);
         assert_eq!(b.due(5_000), Some((0, TradesFrom::Time(1_000))));
-        assert_eq!(page(&mut b, &[3, 4]), [3, 4]);
-        b.on_disconnect();
-        b.on_connect(9_000);
-        assert_eq!(b.due(9_000), Some((0, TradesFrom::Id(5))));
+        assert_eq!(page_at(&mut b, &[3, 4], 5_000), [3, 4]);
+        // A page by time covers one window: the rest is asked for by trade id.
+        assert_eq!(b.due(5_000), Some((0, TradesFrom::Id(5))));
+        assert_eq!(page_at(&mut b, &[], 5_000), Vec::<u64>::new());
+        assert_eq!(b.due(5_000), None, "closed");
+    }
+
+    #[test]
+    fn an_empty_window_by_time_moves_on_a_day_until_the_present() {
+        let mut b = BackFills::new(1);
+        b.resume(&[0], Some(0));
+        let now = 2 * TIME_SPAN_MS + 5;
+        b.on_connect(now);
+        assert_eq!(b.due(now), Some((0, TradesFrom::Time(0))));
+        assert!(page_at(&mut b, &[], now).is_empty());
+        assert_eq!(b.due(now), Some((0, TradesFrom::Time(TIME_SPAN_MS))));
+        assert!(page_at(&mut b, &[], now).is_empty());
+        assert_eq!(b.due(now), Some((0, TradesFrom::Time(2 * TIME_SPAN_MS))));
+        assert!(page_at(&mut b, &[], now).is_empty());
+        assert_eq!(b.due(now), None, "reached the present");
     }
 
     #[test]
@@ -277,7 +337,13 @@ mod tests {
         assert_eq!(b.due(RETRY_MS), Some((0, TradesFrom::Id(11))), "unanswered");
         let full: Vec<u64> = (11..11 + MY_TRADES_LIMIT as u64).collect();
         assert_eq!(page(&mut b, &full).len(), MY_TRADES_LIMIT);
+        // The first request's late answer, the same full page: nothing again.
+        assert!(page(&mut b, &full).is_empty());
         let next = 11 + MY_TRADES_LIMIT as u64;
+        assert_eq!(b.due(RETRY_MS), Some((0, TradesFrom::Id(next))));
+        // Lost with the connection: asked again from where the journal is complete.
+        b.on_disconnect();
+        b.on_connect(RETRY_MS);
         assert_eq!(b.due(RETRY_MS), Some((0, TradesFrom::Id(next))));
         assert_eq!(page(&mut b, &[next]), [next]);
         assert_eq!(b.due(3 * RETRY_MS), None);
@@ -289,34 +355,40 @@ mod tests {
         b.resume(&[10], None);
         b.on_connect(0);
         assert_eq!(b.due(0), Some((0, TradesFrom::Id(11))));
-        // The request is lost with the connection; fills 15 and 16 came live before that.
+        // The request is lost with the connection; fills 15 and 16 came live before that, 18
+        // on the next connection.
         b.on_live_fill(0, 15);
         b.on_live_fill(0, 16);
         b.on_disconnect();
         b.on_connect(1);
         assert_eq!(b.due(1), Some((0, TradesFrom::Id(11))));
-        assert_eq!(page(&mut b, &[11, 15, 16, 17]), [11, 17]);
+        b.on_live_fill(0, 18);
+        assert_eq!(page(&mut b, &[11, 15, 16, 17, 18]), [11, 17]);
         b.on_disconnect();
         b.on_connect(2);
-        assert_eq!(b.due(2), Some((0, TradesFrom::Id(18))));
+        assert_eq!(b.due(2), Some((0, TradesFrom::Id(19))));
     }
 
     #[test]
-    fn past_the_live_fills_remembered_the_back_fill_stops_short() {
+    fn past_the_runs_remembered_the_last_one_stretches() {
         let mut b = BackFills::new(1);
         b.resume(&[1], None);
-        b.on_connect(0);
-        assert!(b.due(0).is_some());
-        let first_live = 100;
-        for id in first_live..first_live + LIVE_FILLS as u64 + 2 {
-            b.on_live_fill(0, id);
+        for n in 0..LIVE_RUNS as u64 + 1 {
+            b.on_connect(n);
+            b.on_live_fill(0, 100 + 10 * n);
+            b.on_disconnect();
         }
-        let overflow = first_live + LIVE_FILLS as u64;
-        let reported = page(&mut b, &[2, first_live, overflow, overflow + 1]);
+        b.on_connect(1_000);
+        assert!(b.due(1_000).is_some());
+        let last_run = 100 + 10 * (LIVE_RUNS as u64 - 1);
+        let reported = page(
+            &mut b,
+            &[2, 105, last_run, last_run + 5, last_run + 10, 500],
+        );
         assert_eq!(
             reported,
-            [2],
-            "nothing past what may have been journaled live"
+            [2, 105, 500],
+            "the last run covers up to its last fill"
         );
     }
 }

@@ -265,7 +265,7 @@ impl VenueSession {
 
     /// Handles a reconciliation response; reports every instrument once all are in.
     fn on_reconcile_response(&mut self, id: u64, ok: bool, out: &mut ReportOut) {
-        if id & FOREIGN != 0 || self.reconcile_pending == 0 || self.reconcile_pending == u32::MAX {
+        if self.reconcile_pending == 0 || self.reconcile_pending == u32::MAX {
             return;
         }
         if !ok {
@@ -376,14 +376,23 @@ fn session_down(id: u64, instrument: InstrumentId, side: Side) -> ExecReport {
 }
 
 /// The last [`RecentIds::CAPACITY`] ids pushed, in a ring allocated once.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct RecentIds {
     ids: [u64; RecentIds::CAPACITY],
     next: usize,
 }
 
+impl Default for RecentIds {
+    fn default() -> Self {
+        Self {
+            ids: [0; RecentIds::CAPACITY],
+            next: 0,
+        }
+    }
+}
+
 impl RecentIds {
-    const CAPACITY: usize = 32;
+    const CAPACITY: usize = 256;
 
     fn push(&mut self, id: u64) {
         self.ids[self.next] = id;
@@ -622,7 +631,7 @@ impl GatewayAgent {
                         // A refused request is asked again after the retry interval.
                         if outcome.is_ok() {
                             let i = (id & !(RECONCILE | TRADES)) as usize;
-                            back_fills.on_page(i, decoder.trades(), &mut |t| {
+                            back_fills.on_page(i, decoder.trades(), unix_ms(), &mut |t| {
                                 out.emit(ExecReport {
                                     client_id: decoder.client_id(t.order_id).unwrap_or(0),
                                     instrument: t.instrument,

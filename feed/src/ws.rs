@@ -456,6 +456,8 @@ pub struct WsConnection {
     rng: u64,
     reconnects: u64,
     buffers: Buffers,
+    /// A write of [`WsConnection::flush`] failed: the next drive ends the connection.
+    write_failed: Option<String>,
 }
 
 impl std::fmt::Debug for WsConnection {
@@ -500,6 +502,7 @@ impl WsConnection {
             },
             rng: random_seed(),
             reconnects: 0,
+            write_failed: None,
         })
     }
 
@@ -556,6 +559,7 @@ impl WsConnection {
         cause: Cause,
         detail: String,
     ) -> WsEvent {
+        self.write_failed = None;
         let mut old = std::mem::replace(&mut self.state, State::Backoff { until: now });
         let stream = match &mut old {
             State::Connecting { stream, .. }
@@ -641,12 +645,17 @@ impl WsConnection {
     ///
     /// # Errors
     ///
-    /// When the connection is not open, or the write failed (the connection will reconnect).
+    /// When the connection is not open, or the write failed: what was queued is dropped and
+    /// the next drive ends the connection (it reconnects).
     pub fn flush(&mut self) -> Result<(), String> {
         let State::Open { stream, .. } = &mut self.state else {
             return Err("not connected".into());
         };
-        self.buffers.flush(stream).map_err(|e| format!("send: {e}"))
+        self.buffers.flush(stream).map_err(|e| {
+            let why = format!("send: {e}");
+            self.write_failed = Some(why.clone());
+            why
+        })
     }
 
     /// Frames `text` into the send buffer as [`WsConnection::send_text`] would and takes it out
@@ -817,6 +826,9 @@ impl WsConnection {
         now: Instant,
         on_message: &mut dyn FnMut(&mut [u8]),
     ) -> Option<WsEvent> {
+        if let Some(why) = self.write_failed.take() {
+            return Some(self.fail(registry, now, Cause::Write, why));
+        }
         let max_message = self.settings.max_message;
         let mut delivered = false;
         loop {
