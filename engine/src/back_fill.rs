@@ -6,12 +6,13 @@
 //! moves it. A fill may be missing once no session was up to report it — after a disconnect,
 //! or at start with a journal an earlier run wrote — and then the ledger has a *gap*: the
 //! session asks for the venue's trade list after `journaled_to` (or from a time, when the
-//! journal holds no fill), page by page, and reports each fill it was not told of as a
-//! back-fill. Fills reported live while the gap is open are remembered, so the back-fill skips
-//! them; each page moves `journaled_to` to its last fill, so a page read twice (a late answer,
-//! or one read again after a reconnect) reports nothing twice; the gap closes on a short page,
-//! and `journaled_to` moves past everything seen. A request that is not answered (refused, undecodable, lost with the connection) is
-//! asked again after [`RETRY_MS`].
+//! journal holds no fill, one [`MY_TRADES_SPAN_MS`] window at a time, then by trade id), page
+//! by page, and reports each fill it was not told of as a back-fill. Fills reported live while
+//! the gap is open are remembered, so the back-fill skips them; each page moves `journaled_to`
+//! to its last fill, so a page read twice (a late answer, or one read again after a reconnect)
+//! reports nothing twice; the gap closes on a short page, and `journaled_to` moves past
+//! everything seen. A request that is not answered (refused, undecodable, lost with the
+//! connection) is asked again after [`RETRY_MS`].
 //!
 //! This relies on the venue reporting an account's fills in trade-id order, each before any
 //! later answer on the same connection (the simulator does; Binance's user-data events and
@@ -21,16 +22,13 @@
 //! connection, at most [`LIVE_RUNS`] per instrument; past that the last run stretches, and
 //! fills between it and the next live one may be left out of the back-fill.
 
-use tickwire_gateway::binance::{VenueTrade, MY_TRADES_LIMIT};
+use tickwire_gateway::binance::{VenueTrade, MY_TRADES_LIMIT, MY_TRADES_SPAN_MS};
 
 /// Runs of live fills remembered per instrument while its gap is open: one per connection
 /// (on one connection every fill between its first and last live one was reported live).
 pub const LIVE_RUNS: usize = 16;
 /// How long a trade-list request may go unanswered before it is asked again, ms.
 pub const RETRY_MS: u64 = 10_000;
-/// The longest time span one trade-list request by time covers (Binance answers a `startTime`
-/// without `endTime` with the 24 hours after it), ms.
-pub const TIME_SPAN_MS: u64 = 24 * 3_600_000;
 
 /// Where a trade-list request starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +47,8 @@ struct Ledger {
     /// last one still growing while `run_open`.
     live: Vec<(u64, u64)>,
     run_open: bool,
-    /// While no fill was ever journaled: the time the next request by time starts at.
+    /// While no fill was ever journaled: the time the next request by time starts at (each
+    /// covers [`MY_TRADES_SPAN_MS`]).
     since_ms: Option<u64>,
     /// When the pending request was made.
     requested_ms: Option<u64>,
@@ -221,8 +220,8 @@ impl BackFills {
             if page_last == 0 {
                 // Nothing in this window: the next one, until the present.
                 match ledger.since_ms {
-                    Some(since) if since.saturating_add(TIME_SPAN_MS) < now_ms => {
-                        ledger.since_ms = Some(since + TIME_SPAN_MS);
+                    Some(since) if since.saturating_add(MY_TRADES_SPAN_MS) < now_ms => {
+                        ledger.since_ms = Some(since + MY_TRADES_SPAN_MS);
                     }
                     _ => ledger.close(),
                 }
@@ -304,13 +303,16 @@ mod tests {
     fn an_empty_window_by_time_moves_on_a_day_until_the_present() {
         let mut b = BackFills::new(1);
         b.resume(&[0], Some(0));
-        let now = 2 * TIME_SPAN_MS + 5;
+        let now = 2 * MY_TRADES_SPAN_MS + 5;
         b.on_connect(now);
         assert_eq!(b.due(now), Some((0, TradesFrom::Time(0))));
         assert!(page_at(&mut b, &[], now).is_empty());
-        assert_eq!(b.due(now), Some((0, TradesFrom::Time(TIME_SPAN_MS))));
+        assert_eq!(b.due(now), Some((0, TradesFrom::Time(MY_TRADES_SPAN_MS))));
         assert!(page_at(&mut b, &[], now).is_empty());
-        assert_eq!(b.due(now), Some((0, TradesFrom::Time(2 * TIME_SPAN_MS))));
+        assert_eq!(
+            b.due(now),
+            Some((0, TradesFrom::Time(2 * MY_TRADES_SPAN_MS)))
+        );
         assert!(page_at(&mut b, &[], now).is_empty());
         assert_eq!(b.due(now), None, "reached the present");
     }

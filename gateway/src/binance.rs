@@ -590,7 +590,7 @@ impl OrderEncoder {
     }
 
     /// `myTrades` for an instrument: the account's fills from trade id `from_id` on (or, with
-    /// `None`, from `start_ms` on), at most [`MY_TRADES_LIMIT`].
+    /// `None`, in the [`MY_TRADES_SPAN_MS`] from `start_ms` on), at most [`MY_TRADES_LIMIT`].
     pub fn my_trades(
         &mut self,
         instrument: InstrumentId,
@@ -600,13 +600,13 @@ impl OrderEncoder {
         timestamp_ms: u64,
     ) -> Option<&[u8]> {
         let spec = self.symbols.get(usize::from(instrument.0))?;
+        let by_time = from_id.is_none();
+        let end_ms = start_ms.saturating_add(MY_TRADES_SPAN_MS - 1);
         let mut params = [
+            ("endTime", by_time.then_some(Value::Int(end_ms))),
             ("fromId", from_id.map(Value::Int)),
             ("limit", Some(Value::Int(MY_TRADES_LIMIT as u64))),
-            (
-                "startTime",
-                from_id.is_none().then_some(Value::Int(start_ms)),
-            ),
+            ("startTime", by_time.then_some(Value::Int(start_ms))),
             ("symbol", Some(Value::Str(spec.name.as_bytes()))),
         ];
         self.request.build(
@@ -628,6 +628,9 @@ impl OrderEncoder {
 
 /// Fills a `myTrades` request asks for at most (the venue's maximum).
 pub const MY_TRADES_LIMIT: usize = 1000;
+/// The longest time span a `myTrades` request by time covers (the venue refuses more than 24
+/// hours between `startTime` and `endTime`), ms.
+pub const MY_TRADES_SPAN_MS: u64 = 24 * 3_600_000;
 /// Orders whose venue order id a decoder remembers (the latest ones).
 pub const ORDER_IDS: usize = 4096;
 
@@ -1477,7 +1480,7 @@ mod tests {
         encoder.my_trades(InstrumentId(0), None, 5, 12, 1);
         assert_eq!(
             String::from_utf8(encoder.last_payload().to_vec()).expect("utf8"),
-            "apiKey=k&limit=1000&startTime=5&symbol=BTCUSDT&timestamp=1"
+            "apiKey=k&endTime=86400004&limit=1000&startTime=5&symbol=BTCUSDT&timestamp=1"
         );
     }
 

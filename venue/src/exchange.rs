@@ -322,12 +322,13 @@ impl Exchange {
     }
 
     /// An account's fills, oldest first, at most `limit`: from trade id `from_id` on, else from
-    /// time `start_ms` on, else the most recent ones (as `myTrades` answers).
+    /// time `start_ms` on, else the most recent ones; none after `end_ms` (as `myTrades`
+    /// answers).
     pub fn trades(
         &self,
         account: AccountId,
         from_id: Option<u64>,
-        start_ms: Option<u64>,
+        (start_ms, end_ms): (Option<u64>, Option<u64>),
         limit: usize,
     ) -> Vec<AccountTrade> {
         let Some(trades) = self.trades.get(&account) else {
@@ -338,7 +339,12 @@ impl Exchange {
             (None, Some(ms)) => trades.partition_point(|t| t.time_ms < ms),
             (None, None) => trades.len().saturating_sub(limit),
         };
-        trades[first..].iter().take(limit).cloned().collect()
+        trades[first..]
+            .iter()
+            .take_while(|t| end_ms.is_none_or(|end| t.time_ms <= end))
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     /// Open orders of an account, oldest first.
@@ -668,22 +674,27 @@ mod tests {
                 .collect()
         };
         assert_eq!(
-            ids(ex.trades(TAKER, Some(1), None, 10)),
+            ids(ex.trades(TAKER, Some(1), (None, None), 10)),
             [(1, 2, false), (2, 5, false), (3, 2, false)]
         );
-        assert_eq!(ids(ex.trades(MM, Some(2), None, 1)), [(2, 5, true)]);
-        assert_eq!(ex.trades(MM, None, Some(2), 10), []);
-        assert_eq!(ids(ex.trades(MM, None, Some(1), 10)).len(), 3);
+        assert_eq!(ids(ex.trades(MM, Some(2), (None, None), 1)), [(2, 5, true)]);
+        assert_eq!(ex.trades(MM, None, (Some(2), None), 10), []);
+        assert_eq!(ids(ex.trades(MM, None, (Some(1), None), 10)).len(), 3);
         assert_eq!(
-            ids(ex.trades(MM, None, None, 2)),
+            ex.trades(MM, None, (Some(0), Some(0)), 10),
+            [],
+            "all at time 1"
+        );
+        assert_eq!(
+            ids(ex.trades(MM, None, (None, None), 2)),
             [(2, 5, true), (3, 2, true)]
         );
-        let maker = &ex.trades(MM, Some(3), None, 1)[0];
+        let maker = &ex.trades(MM, Some(3), (None, None), 1)[0];
         assert_eq!(
             (maker.side, maker.price, maker.time_ms),
             (Side::Sell, 101, 1)
         );
-        assert_eq!(ex.trades(99, None, None, 10), []);
+        assert_eq!(ex.trades(99, None, (None, None), 10), []);
     }
 
     #[test]

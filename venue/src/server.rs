@@ -292,8 +292,8 @@ async fn run_exchange(shared: Arc<Shared>, mut commands: mpsc::Receiver<Command>
                                 "balances": [{ "asset": tickwire_feed::binance::base_asset(&s.symbol.name), "free": s.symbol.qty(account.position), "locked": s.symbol.qty(0) }],
                             }))
                         }
-                        ApiRequest::MyTrades { api_key, from_id, start_time, limit } => {
-                            let trades = ex.trades(account_of(&api_key), from_id, start_time, limit);
+                        ApiRequest::MyTrades { api_key, from_id, start_time, end_time, limit } => {
+                            let trades = ex.trades(account_of(&api_key), from_id, (start_time, end_time), limit);
                             ok_response(&id, trades.iter().map(|t| s.symbol.trade_result(t)).collect())
                         }
                         ApiRequest::OpenOrders { api_key } => {

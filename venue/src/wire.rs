@@ -231,6 +231,8 @@ pub enum ApiRequest {
         from_id: Option<u64>,
         /// Earliest trade time, ms.
         start_time: Option<u64>,
+        /// Latest trade time, ms (at most 24 hours after `start_time`).
+        end_time: Option<u64>,
         /// Most trades (1..=1000, 500 by default).
         limit: usize,
     },
@@ -269,6 +271,14 @@ pub const BAD_REQUEST: VenueError = VenueError {
     code: -1100,
     msg: "Illegal characters found in a parameter.",
 };
+/// `-1127`: a `startTime`..`endTime` span over 24 hours.
+pub const SPAN_TOO_LONG: VenueError = VenueError {
+    code: -1127,
+    msg: "More than 24 hours between startTime and endTime.",
+};
+/// The longest `startTime`..`endTime` span `myTrades` answers, ms.
+pub const MAX_TRADES_SPAN_MS: u64 = 24 * 3_600_000;
+
 /// `-1013`: unsupported order type.
 pub const BAD_TYPE: VenueError = VenueError {
     code: -1013,
@@ -379,10 +389,20 @@ pub fn parse_request(
                 None => Ok(None),
                 Some(v) => v.as_u64().map(Some).ok_or_else(|| fail(BAD_PARAM)),
             };
+            let (start_time, end_time) = (number("startTime")?, number("endTime")?);
+            if let (Some(start), Some(end)) = (start_time, end_time) {
+                if end < start {
+                    return Err(fail(BAD_PARAM));
+                }
+                if end - start > MAX_TRADES_SPAN_MS {
+                    return Err(fail(SPAN_TOO_LONG));
+                }
+            }
             ApiRequest::MyTrades {
                 api_key: api_key()?,
                 from_id: number("fromId")?,
-                start_time: number("startTime")?,
+                start_time,
+                end_time,
                 limit: match number("limit")? {
                     None => 500,
                     Some(n @ 1..=1000) => n as usize,
@@ -527,26 +547,37 @@ mod tests {
                 .map(|(_, r)| r)
                 .map_err(|(_, e)| e)
         };
-        let my_trades = |from_id, start_time, limit| ApiRequest::MyTrades {
+        let my_trades = |from_id, start_time, end_time, limit| ApiRequest::MyTrades {
             api_key: "k".into(),
             from_id,
             start_time,
+            end_time,
             limit,
         };
-        assert_eq!(trades(""), Ok(my_trades(None, None, 500)));
+        assert_eq!(trades(""), Ok(my_trades(None, None, None, 500)));
         assert_eq!(
             trades(r#","fromId":7,"limit":1000"#),
-            Ok(my_trades(Some(7), None, 1000))
+            Ok(my_trades(Some(7), None, None, 1000))
         );
         assert_eq!(
-            trades(r#","startTime":1700000000000"#),
-            Ok(my_trades(None, Some(1_700_000_000_000), 500))
+            trades(r#","startTime":1700000000000,"endTime":1700086400000"#),
+            Ok(my_trades(
+                None,
+                Some(1_700_000_000_000),
+                Some(1_700_086_400_000),
+                500
+            ))
+        );
+        assert_eq!(
+            trades(r#","startTime":1700000000000,"endTime":1700086400001"#),
+            Err(SPAN_TOO_LONG)
         );
         for bad in [
             r#","limit":0"#,
             r#","limit":1001"#,
             r#","fromId":"7""#,
             r#","startTime":-1"#,
+            r#","startTime":5,"endTime":4"#,
         ] {
             assert_eq!(trades(bad), Err(BAD_PARAM), "{bad}");
         }

@@ -565,10 +565,13 @@ impl OrderDesk {
                 api_key,
                 from_id,
                 start_time,
+                end_time,
                 limit,
             } => {
                 let account = self.account(&api_key);
-                let trades = self.book.trades(account, from_id, start_time, limit);
+                let trades = self
+                    .book
+                    .trades(account, from_id, (start_time, end_time), limit);
                 ok_response(
                     id,
                     trades.iter().map(|t| self.symbol.trade_result(t)).collect(),
