@@ -274,13 +274,7 @@ fn sigterm_during_startup_still_stops_cleanly() {
     .expect("the engine installs its handlers");
     // As soon as the handlers exist: the engine is still claiming its lock, creating the
     // region, opening the journal or spawning threads.
-    engine.signal(libc::SIGTERM);
-    let status = engine.wait_exit(Duration::from_secs(10));
-    assert!(
-        status.success(),
-        "exit {status:?}; stderr:\n{}",
-        engine.stderr_text()
-    );
+    engine.stop_cleanly(Duration::from_secs(10));
     assert!(!engine.shm.exists(), "region removed");
     assert!(
         !dir.path().join("run/early.token").exists(),

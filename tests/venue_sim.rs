@@ -26,13 +26,7 @@ fn shared_threading_trades_the_same_way() {
 fn trade_survive_rejects_stop_and_agree(extra_engine: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let venue = VenueProcess::start(dir.path(), 33);
-    let config = with_gateway(
-        &with_feed(
-            &test_config(dir.path(), "vsim", extra_engine),
-            &venue.feed_config(),
-        ),
-        &venue.gateway_config("e2e-account"),
-    );
+    let config = trading_on(&venue, dir.path(), "vsim", extra_engine, "e2e-account");
     let mut engine = EngineProcess::start(dir.path(), &config);
     let r = engine.wait_ready();
     assert_eq!(
@@ -63,13 +57,7 @@ fn trade_survive_rejects_stop_and_agree(extra_engine: &str) {
     );
 
     let pid = engine.child.id();
-    engine.signal(libc::SIGTERM);
-    let status = engine.wait_exit(Duration::from_secs(15));
-    assert!(
-        status.success(),
-        "exit {status:?}; stderr:\n{}",
-        engine.stderr_text()
-    );
+    engine.stop_cleanly(Duration::from_secs(15));
     assert!(!process_alive(pid));
     assert!(!engine.shm.exists());
     assert_eq!(
@@ -84,6 +72,24 @@ fn trade_survive_rejects_stop_and_agree(extra_engine: &str) {
         "e2e-account",
         &r,
     );
+}
+
+/// The config of engine `instance` trading on `venue`'s market data and order entry as
+/// `account`, with `extra_engine` in its `[engine]` table.
+fn trading_on(
+    venue: &VenueProcess,
+    dir: &std::path::Path,
+    instance: &str,
+    extra_engine: &str,
+    account: &str,
+) -> String {
+    with_gateway(
+        &with_feed(
+            &test_config(dir, instance, extra_engine),
+            &venue.feed_config(),
+        ),
+        &venue.gateway_config(account),
+    )
 }
 
 /// Waits up to 60 s for a fill after those written so far; else fails, naming what it came
@@ -186,13 +192,7 @@ fn assert_journal_holds_the_venues_fills(
 fn a_restart_after_kill_9_reconciles_with_the_venue() {
     let dir = tempfile::tempdir().expect("tempdir");
     let venue = VenueProcess::start(dir.path(), 44);
-    let config = with_gateway(
-        &with_feed(
-            &test_config(dir.path(), "phoenix", ""),
-            &venue.feed_config(),
-        ),
-        &venue.gateway_config("crash-account"),
-    );
+    let config = trading_on(&venue, dir.path(), "phoenix", "", "crash-account");
     // Quotes a few ticks from the touch rest long enough to be found open after the kill.
     let config = config.replace("half_spread_ticks = 1", "half_spread_ticks = 4");
     // Two orders resting, not being cancelled: a cancel already on its way would leave nothing
@@ -315,10 +315,7 @@ fn a_restart_after_kill_9_reconciles_with_the_venue() {
 fn unanswered_order_requests_time_out_and_trading_goes_on() {
     let dir = tempfile::tempdir().expect("tempdir");
     let venue = VenueProcess::start(dir.path(), 55);
-    let config = with_gateway(
-        &with_feed(&test_config(dir.path(), "silent", ""), &venue.feed_config()),
-        &venue.gateway_config("silent-account"),
-    );
+    let config = trading_on(&venue, dir.path(), "silent", "", "silent-account");
     let config = config.replacen(
         "stale_feed_ms = 1000\n",
         "stale_feed_ms = 1000\norder_ack_timeout_ms = 300\n",
@@ -374,13 +371,7 @@ fn unanswered_order_requests_time_out_and_trading_goes_on() {
 
     // Whatever of the count is left is withdrawn, so the shutdown's cancels are answered.
     assert_eq!(venue.fault(r#"{"kind":"drop_acks","count":0}"#), 200);
-    engine.signal(libc::SIGTERM);
-    let status = engine.wait_exit(Duration::from_secs(15));
-    assert!(
-        status.success(),
-        "exit {status:?}; stderr:\n{}",
-        engine.stderr_text()
-    );
+    engine.stop_cleanly(Duration::from_secs(15));
     let timeouts = r.counter(CounterId::AckTimeouts);
     assert!(
         (1..=DROPPED).contains(&timeouts),
@@ -408,10 +399,7 @@ fn unanswered_order_requests_time_out_and_trading_goes_on() {
 fn an_order_entry_disconnect_is_reconciled_back_filled_and_trading_goes_on() {
     let dir = tempfile::tempdir().expect("tempdir");
     let venue = VenueProcess::start(dir.path(), 66);
-    let config = with_gateway(
-        &with_feed(&test_config(dir.path(), "drop", ""), &venue.feed_config()),
-        &venue.gateway_config("drop-account"),
-    );
+    let config = trading_on(&venue, dir.path(), "drop", "", "drop-account");
     let mut engine = EngineProcess::start(dir.path(), &config);
     let r = engine.wait_ready();
     wait_for(Duration::from_secs(60), || {
@@ -431,13 +419,7 @@ fn an_order_entry_disconnect_is_reconciled_back_filled_and_trading_goes_on() {
         EngineState::Running.code()
     );
 
-    engine.signal(libc::SIGTERM);
-    let status = engine.wait_exit(Duration::from_secs(15));
-    assert!(
-        status.success(),
-        "exit {status:?}; stderr:\n{}",
-        engine.stderr_text()
-    );
+    engine.stop_cleanly(Duration::from_secs(15));
     assert_journal_engine_and_venue_agree(
         &dir.path().join("run/drop.sqlite"),
         &venue,

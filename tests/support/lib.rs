@@ -187,6 +187,18 @@ impl EngineProcess {
         }
     }
 
+    /// Sends SIGTERM and waits for a clean exit (status 0); fails with the engine's stderr
+    /// otherwise.
+    pub fn stop_cleanly(&mut self, timeout: Duration) {
+        self.signal(libc::SIGTERM);
+        let status = self.wait_exit(timeout);
+        assert!(
+            status.success(),
+            "exit {status:?}; stderr:\n{}",
+            self.stderr_text()
+        );
+    }
+
     /// The captured stderr so far.
     pub fn stderr_text(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
