@@ -15,7 +15,7 @@
 //! - `encode_signed`: the same, signed (HMAC-SHA-256, as sent to the venue);
 //! - `cancel_signed`: the signed `order.cancel` request, built when it is sent;
 //! - `cancel_prepared`: the same cancel as a requote sends it: signed ahead, on an idle turn,
-//!   and looked up (as the gateway does: whether it is prepared, then the request).
+//!   and looked up as the gateway does (the request, and whether it was prepared).
 
 use serde::Deserialize;
 use std::hint::black_box;
@@ -128,8 +128,9 @@ fn main() {
             assert!(encoder.prepare_cancel(id, instrument, id, ORDER_TIMESTAMP_MS));
             for i in 0..n {
                 let now = ORDER_TIMESTAMP_MS + i % 2;
-                assert!(encoder.has_prepared_cancel(id, instrument, id, now));
-                black_box(encoder.cancel(id, instrument, id, now).map(<[u8]>::len));
+                let sent = encoder.cancel_with_origin(id, instrument, id, now);
+                assert!(sent.is_some_and(|(_, prepared)| prepared));
+                black_box(sent.map(|(request, _)| request.len()));
             }
         }
         other => {

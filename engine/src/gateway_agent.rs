@@ -175,18 +175,18 @@ impl VenueSession {
     }
 
     /// On a turn that did nothing else: sends the back-fill requests due (a retry), and
-    /// prepares one cancel, for an order accepted since the last such turn, else the oldest
-    /// prepared one past [`PREPARED_CANCEL_REFRESH_MS`].
-    fn prepare_cancel(&mut self, clock: &LatencyClock) {
+    /// prepares one cancel, for an order accepted since the last such turn (unless it was
+    /// reported done since), else the oldest prepared one past [`PREPARED_CANCEL_REFRESH_MS`].
+    fn on_idle(&mut self, clock: &LatencyClock) {
         let now = clock.ticks();
         if !self.conn.is_open() || (self.to_prepare.is_empty() && now < self.next_refresh) {
             return;
         }
         let now_ms = unix_ms();
         self.request_back_fills(now_ms);
-        let next = self
-            .to_prepare
-            .pop()
+        let accepted = std::iter::from_fn(|| self.to_prepare.pop())
+            .find(|(client_id, _)| !self.done_recently.contains(client_id));
+        let next = accepted
             .map(|(client_id, instrument)| (client_id, instrument, client_id | CANCEL_ID))
             .or_else(|| {
                 self.encoder
@@ -202,15 +202,14 @@ impl VenueSession {
     }
 
     /// Runs a request's way out short of the write, on a turn that did nothing: keeps its code
-    /// and buffers in the core's caches, which the polling loop's system calls evict. Encodes
-    /// (and signs) a cancel, as for an order without a prepared one, looks it up among the
-    /// prepared ones (as a requote's first request is) and frames it, then drops it. Nothing
-    /// is sent and no state changes: the next request overwrites the encoder's buffer.
+    /// and buffers in the core's caches, which the polling loop's system calls evict. Looks a
+    /// cancel up among the prepared ones (as a requote's first request is), encodes (and
+    /// signs) it as for an order without one, and frames it, then drops it. Nothing is sent and
+    /// no state changes: the next request overwrites the encoder's buffer.
     fn keep_warm(&mut self) {
         let Self { encoder, conn, .. } = self;
         let now = unix_ms();
-        std::hint::black_box(encoder.has_prepared_cancel(0, InstrumentId(0), CANCEL_ID, now));
-        if let Some(request) = encoder.cancel(0, InstrumentId(0), CANCEL_ID, now) {
+        if let Some((request, _)) = encoder.cancel_with_origin(0, InstrumentId(0), CANCEL_ID, now) {
             conn.warm_frame(request);
         }
     }
@@ -297,31 +296,25 @@ impl VenueSession {
             }
         }
         if self.reconcile_pending == 0 {
-            self.report_reconciled(out);
-        }
-    }
-
-    /// Reports every instrument's reconciliation: the snapshot's position with the fills
-    /// reported since it.
-    fn report_reconciled(&self, out: &mut ReportOut) {
-        for i in 0..self.instruments {
-            let instrument = InstrumentId(i as u16);
-            let position = self
-                .decoder
-                .positions()
-                .iter()
-                .find(|(at, _)| *at == instrument)
-                .map_or(0, |(_, q)| *q)
-                .saturating_add(self.since_snapshot[i]);
-            out.emit(ExecReport {
-                client_id: 0,
-                instrument,
-                side: Side::Buy,
-                kind: ExecKind::Reconciled {
-                    position: Qty(position),
-                    foreign_cancelled: self.foreign_cancelled[i],
-                },
-            });
+            for i in 0..self.instruments {
+                let instrument = InstrumentId(i as u16);
+                let position = self
+                    .decoder
+                    .positions()
+                    .iter()
+                    .find(|(at, _)| *at == instrument)
+                    .map_or(0, |(_, q)| *q)
+                    .saturating_add(self.since_snapshot[i]);
+                out.emit(ExecReport {
+                    client_id: 0,
+                    instrument,
+                    side: Side::Buy,
+                    kind: ExecKind::Reconciled {
+                        position: Qty(position),
+                        foreign_cancelled: self.foreign_cancelled[i],
+                    },
+                });
+            }
         }
     }
 }
@@ -441,6 +434,9 @@ pub struct GatewayAgent {
     clock: LatencyClock,
     /// Socket-read ticks of the last event whose first request was timed as tick-to-trade.
     last_cause: u64,
+    /// The requests of the turn being written (emptied by each write; kept here so a turn does
+    /// not set up its 32 slots again).
+    batch: Batch,
     stop: Arc<AtomicBool>,
 }
 
@@ -504,6 +500,11 @@ impl GatewayAgent {
             },
             clock,
             last_cause: 0,
+            batch: Batch {
+                requests: [(0, 0); BATCH],
+                len: 0,
+                in_flight_from: 0,
+            },
             stop,
         }
     }
@@ -523,16 +524,17 @@ impl GatewayAgent {
             return false;
         }
         let now = unix_ms();
-        let prepared = matches!(*request, OrderRequest::Cancel { client_id, instrument }
-            if session.encoder.has_prepared_cancel(client_id, instrument, id, now));
         let frame = match request {
-            OrderRequest::New(o) => session.encoder.new_order(o, id, now),
+            OrderRequest::New(o) => session.encoder.new_order(o, id, now).map(|r| (r, false)),
             OrderRequest::Cancel {
                 client_id,
                 instrument,
-            } => session.encoder.cancel(*client_id, *instrument, id, now),
+            } => session
+                .encoder
+                .cancel_with_origin(*client_id, *instrument, id, now),
         };
-        let queued = frame.is_some_and(|bytes| session.conn.queue_text(bytes).is_ok());
+        let prepared = frame.is_some_and(|(_, prepared)| prepared);
+        let queued = frame.is_some_and(|(bytes, _)| session.conn.queue_text(bytes).is_ok());
         if queued {
             session.in_flight.push((id, instrument, side));
             if prepared {
@@ -693,10 +695,7 @@ impl GatewayAgent {
                             (true, Ok(())) => ExecKind::Canceled,
                             (true, Err(code)) => ExecKind::CancelRejected(reject_reason(code)),
                         };
-                        if kind == ExecKind::Accepted
-                            && to_prepare.len() < PREPARED_CANCELS
-                            && !done_recently.contains(&client_id)
-                        {
+                        if kind == ExecKind::Accepted && to_prepare.len() < PREPARED_CANCELS {
                             to_prepare.push((client_id, instrument));
                         } else if order_done(kind) {
                             VenueSession::forget_cancel(encoder, to_prepare, client_id);
@@ -752,11 +751,6 @@ impl Agent for GatewayAgent {
             }
             work += 1;
         }
-        let mut batch = Batch {
-            requests: [(0, 0); BATCH],
-            len: 0,
-            in_flight_from: 0,
-        };
         while let Ok(msg) = self.order_rx.pop() {
             let popped = self.clock.ticks();
             self.out
@@ -772,6 +766,7 @@ impl Agent for GatewayAgent {
                     timed(&out.section, &mut self.last_cause, timing, done, done);
                 }
                 Venue::Session(session) => {
+                    let batch = &mut self.batch;
                     if batch.len == 0 {
                         batch.in_flight_from = session.in_flight.len();
                     }
@@ -780,7 +775,7 @@ impl Agent for GatewayAgent {
                     batch.len += 1;
                     if batch.len == BATCH {
                         let last_cause = &mut self.last_cause;
-                        Self::write_batch(session, out, &self.clock, last_cause, &mut batch);
+                        Self::write_batch(session, out, &self.clock, last_cause, batch);
                     }
                 }
             }
@@ -791,13 +786,14 @@ impl Agent for GatewayAgent {
         }
         if let Venue::Session(session) = &mut self.venue {
             let last_cause = &mut self.last_cause;
-            Self::write_batch(session, &mut self.out, &self.clock, last_cause, &mut batch);
+            let batch = &mut self.batch;
+            Self::write_batch(session, &mut self.out, &self.clock, last_cause, batch);
         }
         work += self.session_turn();
         self.out.flush();
         if work == 0 {
             if let Venue::Session(session) = &mut self.venue {
-                session.prepare_cancel(&self.clock);
+                session.on_idle(&self.clock);
             }
         }
         work

@@ -332,6 +332,14 @@ impl JournalWriter {
         })
     }
 
+    /// `source`, as an error of this journal.
+    fn error(&self, source: rusqlite::Error) -> JournalError {
+        JournalError {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
     /// The highest trade id among the journal's fills, per configured instrument (0: none):
     /// where a back-fill of the venue's fills resumes.
     ///
@@ -339,10 +347,7 @@ impl JournalWriter {
     ///
     /// When the journal cannot be read.
     pub fn last_trades(&self) -> Result<Vec<u64>, JournalError> {
-        let err = |source| JournalError {
-            path: self.path.clone(),
-            source,
-        };
+        let err = |source| self.error(source);
         let mut stmt = self
             .conn
             .prepare("SELECT coalesce(max(trade_id), 0) FROM fills WHERE symbol = ?1")
@@ -370,10 +375,7 @@ impl JournalWriter {
                 [],
                 |row| row.get(0),
             )
-            .map_err(|source| JournalError {
-                path: self.path.clone(),
-                source,
-            })?;
+            .map_err(|source| self.error(source))?;
         Ok(first.and_then(|ns| u64::try_from(ns / 1_000_000).ok()))
     }
 
@@ -383,10 +385,7 @@ impl JournalWriter {
     ///
     /// When the journal cannot be read or holds a quantity that does not convert.
     pub fn positions(&self) -> Result<Vec<i64>, JournalError> {
-        let err = |source| JournalError {
-            path: self.path.clone(),
-            source,
-        };
+        let err = |source| self.error(source);
         let mut stmt = self
             .conn
             .prepare("SELECT side, qty FROM fills WHERE symbol = ?1")

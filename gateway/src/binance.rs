@@ -409,10 +409,24 @@ impl OrderEncoder {
         request_id: u64,
         timestamp_ms: u64,
     ) -> Option<&[u8]> {
+        self.cancel_with_origin(client_id, instrument, request_id, timestamp_ms)
+            .map(|(request, _)| request)
+    }
+
+    /// [`OrderEncoder::cancel`], and whether the request is a prepared one (one lookup for
+    /// both).
+    pub fn cancel_with_origin(
+        &mut self,
+        client_id: u64,
+        instrument: InstrumentId,
+        request_id: u64,
+        timestamp_ms: u64,
+    ) -> Option<(&[u8], bool)> {
         if let Some(slot) = self.prepared_slot(client_id, instrument, request_id, timestamp_ms) {
-            return Some(&self.prepared[slot].request);
+            return Some((&self.prepared[slot].request, true));
         }
         self.build_cancel(client_id, instrument, request_id, timestamp_ms)
+            .map(|request| (request, false))
     }
 
     /// Whether [`OrderEncoder::cancel`] with these arguments sends a prepared cancel.
