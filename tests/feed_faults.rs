@@ -222,7 +222,10 @@ fn every_stream_fault_from_the_proxy_is_survived_and_shown() {
     );
     assert!(
         proxy.connections() >= 5,
-        "the engine reconnected through the proxy"
+        "the engine reconnected through the proxy: {} connections, {} reconnects; stderr:\n{}",
+        proxy.connections(),
+        reconnects(&r),
+        engine.stderr_text()
     );
 
     // The operator can read why the feed reconnected each time.

@@ -310,24 +310,17 @@ impl Buffers {
         write_client_frame(&mut self.tx, opcode, payload, mask)
     }
 
-    /// Writes queued bytes until done or the socket is full, then flushes TLS. A write that
-    /// fails drops what is still queued: the connection is dead, and a message it reports as
-    /// unsent must not go out later.
+    /// Writes queued bytes until done or the socket is full, then flushes TLS. After an error
+    /// the connection is failed before anything queued can go out ([`WsConnection::flush`],
+    /// [`WsConnection::drive`]).
     fn flush(&mut self, stream: &mut Stream) -> io::Result<()> {
         while self.tx_sent < self.tx.len() {
-            let error = match stream.write(&self.tx[self.tx_sent..]) {
-                Ok(0) => io::ErrorKind::WriteZero.into(),
-                Ok(n) => {
-                    self.tx_sent += n;
-                    continue;
-                }
+            match stream.write(&self.tx[self.tx_sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.tx_sent += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => e,
-            };
-            self.tx.clear();
-            self.tx_sent = 0;
-            return Err(error);
+                Err(e) => return Err(e),
+            }
         }
         if self.tx_sent == self.tx.len() {
             self.tx.clear();
