@@ -48,6 +48,50 @@ impl LatencyClock {
     }
 }
 
+/// Wall-clock ms for request timestamps, read on the hot path from the latency clock.
+///
+/// Reading the wall clock is a vDSO call whose data pages the polling loop's system calls
+/// leave cold; a request already has a tick reading of its own. So the wall clock is read
+/// at most once per [`ExtrapolatedWallClock::RESYNC_NS`] (an idle turn's call does it, and so
+/// does any call after a gap that long) and extrapolated by ticks in between. Between two
+/// readings the error is the latency clock's drift against the wall clock over at most that
+/// interval (µs), and a step of the wall clock (NTP, an operator) is taken up at the next
+/// reading. A tick count from before the last reading reads the wall clock again.
+#[derive(Debug, Clone)]
+pub struct ExtrapolatedWallClock {
+    clock: LatencyClock,
+    base_ticks: u64,
+    base_unix_ns: u64,
+    resync_ticks: u64,
+}
+
+impl ExtrapolatedWallClock {
+    /// Longest extrapolation before the wall clock is read again.
+    pub const RESYNC_NS: u64 = 10_000_000;
+
+    /// Reads the wall clock now.
+    pub fn new(clock: &LatencyClock) -> Self {
+        Self {
+            base_ticks: clock.ticks(),
+            base_unix_ns: unix_now_ns(),
+            resync_ticks: clock.ns_to_ticks(Self::RESYNC_NS),
+            clock: clock.clone(),
+        }
+    }
+
+    /// Unix time in ms at `ticks` (a latency-clock reading taken just now).
+    #[inline]
+    pub fn unix_ms(&mut self, ticks: u64) -> u64 {
+        let elapsed = ticks.wrapping_sub(self.base_ticks);
+        if elapsed > self.resync_ticks {
+            self.base_ticks = ticks;
+            self.base_unix_ns = unix_now_ns();
+            return self.base_unix_ns / 1_000_000;
+        }
+        (self.base_unix_ns + self.clock.ticks_to_ns(elapsed)) / 1_000_000
+    }
+}
+
 /// Detects wall-clock jumps by comparing wall-clock progress with monotonic progress.
 #[derive(Debug, Clone)]
 pub struct WallClockWatch {
@@ -92,6 +136,32 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(5));
         let elapsed = c.ticks_to_ns(c.ticks() - a);
         assert!(elapsed >= 4_000_000, "{elapsed}");
+    }
+
+    #[test]
+    fn extrapolated_wall_ms_follow_the_wall_clock_and_read_it_again_after_a_gap() {
+        let clock = LatencyClock::new();
+        let mut wall = ExtrapolatedWallClock::new(&clock);
+        let within = |ms: u64| {
+            let now = unix_now_ns() / 1_000_000;
+            (now.saturating_sub(2)..=now + 1).contains(&ms)
+        };
+        for _ in 0..5 {
+            std::thread::sleep(std::time::Duration::from_millis(3));
+            let ms = wall.unix_ms(clock.ticks());
+            assert!(within(ms), "{ms}");
+        }
+        let base = wall.base_ticks;
+        std::thread::sleep(std::time::Duration::from_millis(12));
+        let ms = wall.unix_ms(clock.ticks());
+        assert!(within(ms), "{ms}");
+        assert_ne!(wall.base_ticks, base, "read again after a gap");
+        wall.base_unix_ns -= 3_600_000_000_000;
+        let earlier = wall.base_ticks - 1;
+        assert!(
+            within(wall.unix_ms(earlier)),
+            "a reading from before the base"
+        );
     }
 
     #[test]

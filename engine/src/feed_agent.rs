@@ -18,6 +18,7 @@ use crate::clock::LatencyClock;
 use crate::idle::{Agent, WakeSet};
 use crate::log::{Level as LogLevel, Logger};
 use crate::snapshot::{SnapshotClient, SnapshotRequest};
+use crate::stage_samples::StageSamples;
 use crate::strategy_agent::MarketMsg;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -135,9 +136,23 @@ struct Outputs {
     market: [MarketData; MAX_INSTRUMENTS],
     book_dirty: [bool; MAX_INSTRUMENTS],
     instruments: usize,
+    /// Wire→decoded samples, recorded on a turn that read nothing.
+    samples: StageSamples,
+    /// Market messages not yet added to the region's counter (added with the samples).
+    messages_uncounted: u64,
 }
 
 impl Outputs {
+    /// Records the held samples and adds the uncounted messages to the region's counter.
+    fn record_samples(&mut self) {
+        let section = &self.section;
+        self.samples.record(|stage| section.latency(stage));
+        section
+            .counter(CounterId::MarketMessages)
+            .add(self.messages_uncounted);
+        self.messages_uncounted = 0;
+    }
+
     fn push(&mut self, event: MarketEvent) {
         let msg = MarketMsg {
             event,
@@ -149,9 +164,12 @@ impl Outputs {
     }
 
     fn quote(&mut self, quote: Quote, decoded_ticks: u64) {
-        self.section
-            .latency(Stage::WireToDecoded)
-            .record(decoded_ticks.wrapping_sub(quote.recv_tsc));
+        let section = &self.section;
+        self.samples.push(
+            Stage::WireToDecoded,
+            decoded_ticks.wrapping_sub(quote.recv_tsc),
+            |stage| section.latency(stage),
+        );
         if let Some(tx) = self.gateway_tx.as_mut() {
             if tx.push(quote).is_err() {
                 self.section.counter(CounterId::MarketQueueFull).add(1);
@@ -181,6 +199,7 @@ impl Outputs {
     }
 
     fn publish(&mut self, books: Option<&[DepthSync]>) {
+        self.record_samples();
         for i in 0..self.instruments {
             self.section.market(i).publish(&self.market[i]);
             if let Some(sync) = books.and_then(|b| b.get(i)) {
@@ -239,6 +258,8 @@ impl FeedAgent {
                 book_dirty: [false; MAX_INSTRUMENTS],
                 instruments: instruments.min(MAX_INSTRUMENTS),
                 clock: clock.clone(),
+                samples: StageSamples::default(),
+                messages_uncounted: 0,
             },
             publish_ticks: clock.ns_to_ticks(wiring.publish_interval_ns),
             next_publish: 0,
@@ -313,10 +334,7 @@ impl FeedAgent {
             self.out.market[usize::from(quote.instrument.0) % MAX_INSTRUMENTS].messages += 1;
             work += 1;
         }
-        self.out
-            .section
-            .counter(CounterId::MarketMessages)
-            .add(work as u64);
+        self.out.messages_uncounted += work as u64;
         work
     }
 
@@ -360,7 +378,7 @@ impl FeedAgent {
                 }
             };
             let decoded = out.clock.ticks();
-            out.section.counter(CounterId::MarketMessages).add(1);
+            out.messages_uncounted += 1;
             let i = match message {
                 BinanceMessage::BookTicker(q) => usize::from(q.instrument.0),
                 BinanceMessage::Trade(t) => usize::from(t.instrument.0),
@@ -534,8 +552,9 @@ impl Agent for FeedAgent {
             Source::Synthetic { .. } => self.synthetic_turn(now),
             Source::Venue(_) => self.venue_turn(),
         };
-        // Publication waits for a turn that read nothing, so on a shared thread it never sits
-        // between a quote and the decision on it; under load it runs once a period late.
+        // Publication (with the stage samples and the message count) waits for a turn that read
+        // nothing, so on a shared thread it never sits between a quote and the decision on it;
+        // under load it runs once a period late (and samples whenever their buffer fills).
         if now >= self.next_publish
             && (work == 0 || now >= self.next_publish.saturating_add(self.publish_ticks))
         {

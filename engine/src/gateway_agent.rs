@@ -49,7 +49,7 @@
 //! pre-allocated backlog (counted as `report_queue_full`) and goes out first on the next turn.
 
 use crate::back_fill::{BackFills, TradesFrom};
-use crate::clock::LatencyClock;
+use crate::clock::{ExtrapolatedWallClock, LatencyClock};
 use crate::idle::{Agent, WakeSet};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -177,12 +177,12 @@ impl VenueSession {
     /// On a turn that did nothing else: sends the back-fill requests due (a retry), and
     /// prepares one cancel, for an order accepted since the last such turn (unless it was
     /// reported done since), else the oldest prepared one past [`PREPARED_CANCEL_REFRESH_MS`].
-    fn on_idle(&mut self, clock: &LatencyClock) {
+    fn on_idle(&mut self, clock: &LatencyClock, wall: &mut ExtrapolatedWallClock) {
         let now = clock.ticks();
         if !self.conn.is_open() || (self.to_prepare.is_empty() && now < self.next_refresh) {
             return;
         }
-        let now_ms = unix_ms();
+        let now_ms = wall.unix_ms(now);
         self.request_back_fills(now_ms);
         let accepted = std::iter::from_fn(|| self.to_prepare.pop())
             .find(|(client_id, _)| !self.done_recently.contains(client_id));
@@ -206,10 +206,11 @@ impl VenueSession {
     /// cancel up among the prepared ones (as a requote's first request is), encodes (and
     /// signs) it as for an order without one, and frames it, then drops it. Nothing is sent and
     /// no state changes: the next request overwrites the encoder's buffer.
-    fn keep_warm(&mut self) {
+    fn keep_warm(&mut self, now_ms: u64) {
         let Self { encoder, conn, .. } = self;
-        let now = unix_ms();
-        if let Some((request, _)) = encoder.cancel_with_origin(0, InstrumentId(0), CANCEL_ID, now) {
+        if let Some((request, _)) =
+            encoder.cancel_with_origin(0, InstrumentId(0), CANCEL_ID, now_ms)
+        {
             conn.warm_frame(request);
         }
     }
@@ -325,30 +326,49 @@ const BATCH: usize = 32;
 /// The requests queued in one turn, written together.
 #[derive(Debug)]
 struct Batch {
-    /// Per request: latency-clock ticks when it was popped, and at its cause's socket read.
-    requests: [(u64, u64); BATCH],
+    /// The requests queued, in order.
+    requests: [Taken; BATCH],
     len: usize,
     /// The session's in-flight count before the first was queued.
     in_flight_from: usize,
 }
 
-/// Records a request's encode→write stage from `(popped, cause)` ticks, and tick-to-trade if
-/// it is the first request of its cause (a market event's socket read; 0 for none).
-fn timed(
-    section: &GatewaySection,
-    last_cause: &mut u64,
-    (popped, cause): (u64, u64),
-    issued: u64,
-    written: u64,
-) {
+/// A request taken from the strategy's ring, timed once it is written.
+#[derive(Debug, Clone, Copy, Default)]
+struct Taken {
+    /// Latency-clock ticks when the strategy pushed it.
+    pushed: u64,
+    /// Ticks when the gateway popped it.
+    popped: u64,
+    /// Ticks at its cause's socket read (a market event; 0 for none).
+    cause: u64,
+    /// A new order (counted in `orders_sent`).
+    new_order: bool,
+    /// A cancel sent as prepared (counted in `prepared_cancels`).
+    prepared: bool,
+}
+
+/// Records a written request's stages (strategy→gateway, encode→write, and tick-to-trade if it
+/// is the first request of its cause) and counts it: after the write, so none of the region's
+/// cache lines it touches is on the path to the write.
+fn timed(section: &GatewaySection, last_cause: &mut u64, taken: Taken, issued: u64, written: u64) {
+    section
+        .latency(Stage::StrategyToGateway)
+        .record(taken.popped.wrapping_sub(taken.pushed));
     section
         .latency(Stage::EncodeToWrite)
-        .record(written.wrapping_sub(popped));
-    if cause != 0 && cause != *last_cause {
-        *last_cause = cause;
+        .record(written.wrapping_sub(taken.popped));
+    if taken.cause != 0 && taken.cause != *last_cause {
+        *last_cause = taken.cause;
         section
             .latency(Stage::TickToTrade)
-            .record(issued.wrapping_sub(cause));
+            .record(issued.wrapping_sub(taken.cause));
+    }
+    if taken.new_order {
+        section.counter(CounterId::OrdersSent).add(1);
+    }
+    if taken.prepared {
+        section.counter(CounterId::PreparedCancels).add(1);
     }
 }
 
@@ -432,6 +452,8 @@ pub struct GatewayAgent {
     quote_rx: rtrb::Consumer<Quote>,
     out: ReportOut,
     clock: LatencyClock,
+    /// Request timestamps' wall clock, read from `clock` on the hot path.
+    wall: ExtrapolatedWallClock,
     /// Socket-read ticks of the last event whose first request was timed as tick-to-trade.
     last_cause: u64,
     /// The requests of the turn being written (emptied by each write; kept here so a turn does
@@ -498,10 +520,11 @@ impl GatewayAgent {
                 backlog: VecDeque::with_capacity(BACKLOG_CAPACITY),
                 section,
             },
+            wall: ExtrapolatedWallClock::new(&clock),
             clock,
             last_cause: 0,
             batch: Batch {
-                requests: [(0, 0); BATCH],
+                requests: [Taken::default(); BATCH],
                 len: 0,
                 in_flight_from: 0,
             },
@@ -510,8 +533,14 @@ impl GatewayAgent {
     }
 
     /// Frames one request into the session's send buffer, to go out with the turn's other
-    /// requests; rejects it at once if it cannot be sent. Returns whether it was queued.
-    fn queue(session: &mut VenueSession, out: &mut ReportOut, request: &OrderRequest) -> bool {
+    /// requests, timestamped `now_ms`; rejects it at once if it cannot be sent. Returns whether
+    /// it went in as a prepared cancel.
+    fn queue(
+        session: &mut VenueSession,
+        out: &mut ReportOut,
+        request: &OrderRequest,
+        now_ms: u64,
+    ) -> bool {
         let (id, instrument, side) = match *request {
             OrderRequest::New(o) => (o.client_id, o.instrument, o.side),
             OrderRequest::Cancel {
@@ -523,27 +552,23 @@ impl GatewayAgent {
             out.emit(session_down(id, instrument, side));
             return false;
         }
-        let now = unix_ms();
         let frame = match request {
-            OrderRequest::New(o) => session.encoder.new_order(o, id, now).map(|r| (r, false)),
+            OrderRequest::New(o) => session.encoder.new_order(o, id, now_ms).map(|r| (r, false)),
             OrderRequest::Cancel {
                 client_id,
                 instrument,
             } => session
                 .encoder
-                .cancel_with_origin(*client_id, *instrument, id, now),
+                .cancel_with_origin(*client_id, *instrument, id, now_ms),
         };
         let prepared = frame.is_some_and(|(_, prepared)| prepared);
         let queued = frame.is_some_and(|(bytes, _)| session.conn.queue_text(bytes).is_ok());
         if queued {
             session.in_flight.push((id, instrument, side));
-            if prepared {
-                out.section.counter(CounterId::PreparedCancels).add(1);
-            }
         } else {
             out.emit(session_down(id, instrument, side));
         }
-        queued
+        queued && prepared
     }
 
     /// Writes the requests of `batch` in one write and times them; if the write fails, rejects
@@ -566,8 +591,8 @@ impl GatewayAgent {
             }
         }
         let written = clock.ticks();
-        for &(popped, cause) in &batch.requests[..batch.len] {
-            timed(&out.section, last_cause, (popped, cause), issued, written);
+        for &taken in &batch.requests[..batch.len] {
+            timed(&out.section, last_cause, taken, issued, written);
         }
         batch.len = 0;
     }
@@ -752,35 +777,34 @@ impl Agent for GatewayAgent {
             work += 1;
         }
         while let Ok(msg) = self.order_rx.pop() {
-            let popped = self.clock.ticks();
-            self.out
-                .section
-                .latency(Stage::StrategyToGateway)
-                .record(popped.wrapping_sub(msg.pushed_tsc));
+            let mut taken = Taken {
+                pushed: msg.pushed_tsc,
+                popped: self.clock.ticks(),
+                cause: msg.cause_recv_tsc,
+                new_order: matches!(msg.request, OrderRequest::New(_)),
+                prepared: false,
+            };
             let out = &mut self.out;
             match &mut self.venue {
                 Venue::Paper(venue) => {
-                    venue.on_request(&msg.request, popped, &mut |r| out.emit(r));
+                    venue.on_request(&msg.request, taken.popped, &mut |r| out.emit(r));
                     let done = self.clock.ticks();
-                    let timing = (popped, msg.cause_recv_tsc);
-                    timed(&out.section, &mut self.last_cause, timing, done, done);
+                    timed(&out.section, &mut self.last_cause, taken, done, done);
                 }
                 Venue::Session(session) => {
                     let batch = &mut self.batch;
                     if batch.len == 0 {
                         batch.in_flight_from = session.in_flight.len();
                     }
-                    Self::queue(session, out, &msg.request);
-                    batch.requests[batch.len] = (popped, msg.cause_recv_tsc);
+                    let now_ms = self.wall.unix_ms(taken.popped);
+                    taken.prepared = Self::queue(session, out, &msg.request, now_ms);
+                    batch.requests[batch.len] = taken;
                     batch.len += 1;
                     if batch.len == BATCH {
                         let last_cause = &mut self.last_cause;
                         Self::write_batch(session, out, &self.clock, last_cause, batch);
                     }
                 }
-            }
-            if let OrderRequest::New(_) = msg.request {
-                self.out.section.counter(CounterId::OrdersSent).add(1);
             }
             work += 1;
         }
@@ -793,7 +817,7 @@ impl Agent for GatewayAgent {
         self.out.flush();
         if work == 0 {
             if let Venue::Session(session) = &mut self.venue {
-                session.on_idle(&self.clock);
+                session.on_idle(&self.clock, &mut self.wall);
             }
         }
         work
@@ -801,7 +825,7 @@ impl Agent for GatewayAgent {
 
     fn keep_warm(&mut self) {
         if let Venue::Session(session) = &mut self.venue {
-            session.keep_warm();
+            session.keep_warm(self.wall.unix_ms(self.clock.ticks()));
         }
     }
 

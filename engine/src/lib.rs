@@ -66,6 +66,7 @@ pub mod ring;
 pub mod risk;
 pub mod run;
 pub mod snapshot;
+pub mod stage_samples;
 pub mod strategy;
 pub mod strategy_agent;
 pub mod trading;

@@ -21,6 +21,7 @@ use crate::clock::WallClockWatch;
 use crate::idle::Agent;
 use crate::journal::{EngineEvent, JournalRecord};
 use crate::log::{Level, Logger};
+use crate::stage_samples::StageSamples;
 use crate::strategy::{side_code, Strategy, TradingContext};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -71,6 +72,8 @@ pub struct StrategyAgent<S: Strategy> {
     wall_watch: WallClockWatch,
     events: u64,
     loops: u64,
+    /// Feed→strategy and decide samples, recorded on a turn without events.
+    samples: StageSamples,
     warmup_events: u64,
     alloc_baseline: Option<u64>,
     /// Allocations made inside this agent's own turns (the thread may run other agents too).
@@ -131,6 +134,7 @@ impl<S: Strategy> StrategyAgent<S> {
             wall_watch: WallClockWatch::new(CLOCK_JUMP_THRESHOLD_NS),
             events: 0,
             loops: 0,
+            samples: StageSamples::default(),
             warmup_events: w.warmup_events,
             alloc_baseline: None,
             own_allocations: 0,
@@ -185,9 +189,11 @@ impl<S: Strategy> StrategyAgent<S> {
         let now = self.ctx.clock.ticks();
         self.ctx.now_ticks = now;
         let section = &self.ctx.section;
-        section
-            .latency(Stage::FeedToStrategy)
-            .record(now.wrapping_sub(msg.pushed_ticks));
+        self.samples.push(
+            Stage::FeedToStrategy,
+            now.wrapping_sub(msg.pushed_ticks),
+            |stage| section.latency(stage),
+        );
         let index = usize::from(msg.event.instrument().0) % MAX_INSTRUMENTS;
         match msg.event {
             MarketEvent::Quote(q) => {
@@ -222,10 +228,11 @@ impl<S: Strategy> StrategyAgent<S> {
             }
         }
         let decided = self.ctx.clock.ticks();
-        self.ctx
-            .section
-            .latency(Stage::Decide)
-            .record(decided.wrapping_sub(now));
+        let section = &self.ctx.section;
+        self.samples
+            .push(Stage::Decide, decided.wrapping_sub(now), |stage| {
+                section.latency(stage)
+            });
         self.events += 1;
     }
 
@@ -335,6 +342,8 @@ impl<S: Strategy> StrategyAgent<S> {
         self.next_timer = now + self.timer_ticks;
         self.ctx.now_ticks = now;
         self.ctx.cause_ticks = 0;
+        let section = &self.ctx.section;
+        self.samples.record(|stage| section.latency(stage));
         let mono = mono_now_ns();
         self.ctx.section.heartbeat(mono);
 
@@ -634,9 +643,10 @@ impl<S: Strategy> StrategyAgent<S> {
                 Err(_) => break,
             }
         }
-        // Housekeeping (publication, control, risk clocks) waits for a turn without events, so
-        // on a shared thread it never sits between a decision and the gateway's write; under
-        // load that leaves no such turn it runs once it is a whole period late.
+        // Housekeeping (stage samples, publication, control, risk clocks) waits for a turn
+        // without events, so on a shared thread it never sits between a decision and the
+        // gateway's write; under load that leaves no such turn it runs once it is a whole
+        // period late (and samples whenever their buffer fills).
         let now = self.ctx.clock.ticks();
         if now >= self.next_timer
             && (work == 0 || now >= self.next_timer.saturating_add(self.timer_ticks))
