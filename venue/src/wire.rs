@@ -441,12 +441,12 @@ mod tests {
     }
 
     #[test]
-    fn market_payloads_use_the_documented_fields() {
+    fn market_payloads_use_the_documented_fields_in_the_documented_order() {
         let s = btc();
         let t = s.book_ticker(7, (5_000_012, 150), (5_000_020, 1));
         assert_eq!(
             t.to_string(),
-            r#"{"A":"0.00001","B":"0.00150","a":"50000.20","b":"50000.12","s":"BTCUSDT","u":7}"#
+            r#"{"u":7,"s":"BTCUSDT","b":"50000.12","B":"0.00150","a":"50000.20","A":"0.00001"}"#
         );
         let d = s.depth_update(
             1,
@@ -460,8 +460,16 @@ mod tests {
         assert_eq!(d["e"], "depthUpdate");
         assert_eq!((d["U"].as_u64(), d["u"].as_u64()), (Some(3), Some(5)));
         assert_eq!(d["b"][0], json!(["1.00", "0.00000"]));
+        assert_eq!(
+            d.to_string(),
+            r#"{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":3,"u":5,"b":[["1.00","0.00000"]],"a":[]}"#
+        );
         let tr = s.trade(9, 100, 2, true, 5);
         assert_eq!((tr["t"].as_u64(), tr["m"].as_bool()), (Some(9), Some(true)));
+        assert_eq!(
+            tr.to_string(),
+            r#"{"e":"trade","E":5,"s":"BTCUSDT","t":9,"p":"1.00","q":"0.00002","T":5,"m":true,"M":true}"#
+        );
     }
 
     #[test]
@@ -584,7 +592,7 @@ mod tests {
         let err = error_response(&json!(3), 400, &BAD_SYMBOL);
         assert_eq!(
             err.to_string(),
-            r#"{"error":{"code":-1121,"msg":"Invalid symbol."},"id":3,"status":400}"#
+            r#"{"id":3,"status":400,"error":{"code":-1121,"msg":"Invalid symbol."}}"#
         );
     }
 }
