@@ -25,6 +25,22 @@ fn wait_counter(r: &RegionReader, id: CounterId, above: u64, what: &str) {
     .unwrap_or_else(|| panic!("{what}: {id:?} stayed at {}", r.counter(id)));
 }
 
+/// Waits for the feed to be live on a connection made after the proxy had accepted `accepted`.
+/// The region's feed state is published a moment after the reconnect counter moves, so
+/// "live" alone could still be the failed connection's last state.
+fn wait_live_on_a_new_connection(r: &RegionReader, proxy: &FaultProxy, accepted: u64, what: &str) {
+    wait_for(Duration::from_secs(20), || {
+        (proxy.connections() > accepted).then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "{what}: no new connection through the proxy ({} in all)",
+            proxy.connections()
+        )
+    });
+    wait_feed_live(r, what);
+}
+
 fn wait_applied(proxy: &FaultProxy, before: u64, what: &str) {
     wait_for(Duration::from_secs(20), || {
         (proxy.applied() > before).then_some(())
@@ -169,26 +185,26 @@ fn every_stream_fault_from_the_proxy_is_survived_and_shown() {
     .expect("quoting again after the stall");
 
     // Half-open: nothing either way. Dead after dead_after_ms, reconnected.
-    let c0 = reconnects(&r);
+    let (c0, n0) = (reconnects(&r), proxy.connections());
     proxy.set(Fault::Blackhole);
     assert_not_quoting_and_alarmed(&r, &monitor, "the half-open connection");
     wait_counter(&r, CounterId::FeedReconnects, c0, "half-open connection");
     proxy.set(Fault::Pass);
-    wait_feed_live(&r, "half-open connection");
+    wait_live_on_a_new_connection(&r, &proxy, n0, "half-open connection");
 
     // Slow drip: a frame never completes within dead_after_ms; reconnected, nothing decoded
     // from the partial frame.
-    let (c0, e0) = (reconnects(&r), errors(&r));
+    let (c0, e0, n0) = (reconnects(&r), errors(&r), proxy.connections());
     proxy.set(Fault::Drip(25));
     assert_not_quoting_and_alarmed(&r, &monitor, "the slow drip");
     wait_counter(&r, CounterId::FeedReconnects, c0, "slow drip");
     proxy.set(Fault::Pass);
-    wait_feed_live(&r, "slow drip");
+    wait_live_on_a_new_connection(&r, &proxy, n0, "slow drip");
     assert_eq!(errors(&r), e0, "a dripped frame is not an error");
 
     // Reset in the middle of a frame: reconnected and resynchronised; the half frame never
     // reaches the decoder.
-    let (c0, e0) = (reconnects(&r), errors(&r));
+    let (c0, e0, n0) = (reconnects(&r), errors(&r), proxy.connections());
     let resyncs = r.counter(CounterId::FeedResyncs);
     let applied = proxy.applied();
     proxy.set(Fault::ResetMidFrame);
@@ -200,16 +216,16 @@ fn every_stream_fault_from_the_proxy_is_survived_and_shown() {
         resyncs,
         "resync after the reset",
     );
-    wait_feed_live(&r, "reset mid-frame");
+    wait_live_on_a_new_connection(&r, &proxy, n0, "reset mid-frame");
     assert_eq!(errors(&r), e0, "a half frame is not decoded");
 
     // A frame header announcing 256 MiB: refused on the header, reconnected, memory bounded.
-    let c0 = reconnects(&r);
+    let (c0, n0) = (reconnects(&r), proxy.connections());
     let applied = proxy.applied();
     proxy.set(Fault::OversizeFrame);
     wait_applied(&proxy, applied, "oversize frame");
     wait_counter(&r, CounterId::FeedReconnects, c0, "oversize frame");
-    wait_feed_live(&r, "oversize frame");
+    wait_live_on_a_new_connection(&r, &proxy, n0, "oversize frame");
 
     wait_for(Duration::from_secs(20), || {
         (r.open_orders().ok()?.count > 0).then_some(())
