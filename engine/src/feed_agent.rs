@@ -594,6 +594,7 @@ impl Agent for FeedAgent {
 
     /// Decodes the kept bookTicker again (from a copy: the decoder parses in place).
     fn keep_warm(&mut self) {
+        crate::ring::warm_next_slot(&mut self.out.strategy_tx);
         if let Source::Venue(v) = &mut self.source {
             if v.warm_len > 0 {
                 let scratch = &mut v.warm_scratch[..v.warm_len];

@@ -620,6 +620,7 @@ impl<S: Strategy> Agent for StrategyAgent<S> {
     }
 
     fn keep_warm(&mut self) {
+        crate::ring::warm_next_slot(&mut self.ctx.order_tx);
         self.strategy.keep_warm(&self.ctx);
     }
 }
