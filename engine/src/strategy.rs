@@ -69,7 +69,9 @@ use tickwire_shm::region::StrategySection;
 /// A trading strategy. Every callback runs on the strategy thread and must not block,
 /// allocate, lock, log or format.
 pub trait Strategy {
-    /// The best bid/offer of an instrument changed.
+    /// The best bid/offer of an instrument changed. Quotes conflate: when a newer quote of the
+    /// same instrument is already queued behind this one, this one only updates the market
+    /// state (see `strategy_agent`), so a strategy behind the feed sees the latest.
     fn on_quote(&mut self, quote: &Quote, ctx: &mut TradingContext);
     /// The synchronised book of an instrument changed.
     fn on_book(&mut self, _book: &BookTop, _ctx: &mut TradingContext) {}

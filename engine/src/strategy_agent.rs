@@ -87,6 +87,17 @@ pub struct StrategyAgent<S: Strategy> {
     status_template: EngineStatus,
 }
 
+/// Whether the strategy may skip deciding on `event`: it is a quote, and `next`, already queued
+/// behind it, is a newer quote of the same instrument. A strategy that has fallen behind the
+/// feed decides on the latest quote of a burst, not on each stale one in turn (quotes conflate;
+/// trades, book changes and status changes are all delivered).
+fn superseded(event: &MarketEvent, next: Option<&MarketMsg>) -> bool {
+    match (event, next.map(|m| &m.event)) {
+        (MarketEvent::Quote(q), Some(MarketEvent::Quote(n))) => q.instrument == n.instrument,
+        _ => false,
+    }
+}
+
 /// What the agent needs besides the strategy and its context.
 #[derive(Debug)]
 pub struct StrategyWiring {
@@ -185,7 +196,9 @@ impl<S: Strategy> StrategyAgent<S> {
         &self.ctx
     }
 
-    fn on_market(&mut self, msg: MarketMsg) {
+    /// Handles one market event; a `superseded` quote (a newer quote of its instrument is
+    /// already queued behind it) updates the market state without a decision.
+    fn on_market(&mut self, msg: MarketMsg, superseded: bool) {
         let now = self.ctx.clock.ticks();
         self.ctx.now_ticks = now;
         let section = &self.ctx.section;
@@ -202,6 +215,10 @@ impl<S: Strategy> StrategyAgent<S> {
                 m.updated_ticks = now;
                 if m.state == FeedState::Stale {
                     m.state = FeedState::Live;
+                }
+                if superseded {
+                    self.events += 1;
+                    return;
                 }
                 self.ctx.cause_ticks = q.recv_tsc;
                 self.strategy.on_quote(&q, &mut self.ctx);
@@ -635,10 +652,14 @@ impl<S: Strategy> StrategyAgent<S> {
             self.on_report(report);
             work += 1;
         }
-        for _ in 0..MARKET_BATCH {
+        for popped in 1..=MARKET_BATCH {
             match self.market_rx.pop() {
                 Ok(msg) => {
-                    self.on_market(msg);
+                    // The batch's last event is always decided on, so a flood cannot starve
+                    // the strategy of decisions.
+                    let superseded =
+                        popped < MARKET_BATCH && superseded(&msg.event, self.market_rx.peek().ok());
+                    self.on_market(msg, superseded);
                     work += 1;
                 }
                 Err(_) => break,
@@ -655,5 +676,65 @@ impl<S: Strategy> StrategyAgent<S> {
             self.timer(now);
         }
         work
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tickwire_feed::{DataSource, FeedStatus, Quote, Trade};
+
+    fn quote(instrument: u16) -> MarketEvent {
+        MarketEvent::Quote(Quote {
+            instrument: InstrumentId(instrument),
+            bid: Price(100),
+            bid_qty: Qty(1),
+            ask: Price(101),
+            ask_qty: Qty(1),
+            exchange_seq: 0,
+            recv_tsc: 0,
+        })
+    }
+
+    fn queued(event: MarketEvent) -> MarketMsg {
+        MarketMsg {
+            event,
+            pushed_ticks: 0,
+        }
+    }
+
+    #[test]
+    fn only_a_quote_followed_by_a_quote_of_its_instrument_is_superseded() {
+        let trade = MarketEvent::Trade(Trade {
+            instrument: InstrumentId(0),
+            price: Price(100),
+            qty: Qty(1),
+            aggressor: Side::Buy,
+            trade_id: 1,
+            recv_tsc: 0,
+        });
+        let status = MarketEvent::Status(FeedStatus {
+            instrument: InstrumentId(0),
+            state: FeedState::Live,
+            source: DataSource::Synthetic,
+        });
+        assert!(superseded(&quote(0), Some(&queued(quote(0)))));
+        assert!(!superseded(&quote(0), None), "the last queued quote");
+        assert!(
+            !superseded(&quote(0), Some(&queued(quote(1)))),
+            "another instrument"
+        );
+        assert!(
+            !superseded(&quote(0), Some(&queued(trade))),
+            "a trade behind it"
+        );
+        assert!(
+            !superseded(&trade, Some(&queued(quote(0)))),
+            "trades are all delivered"
+        );
+        assert!(
+            !superseded(&status, Some(&queued(quote(0)))),
+            "and status changes"
+        );
     }
 }
