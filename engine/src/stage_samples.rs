@@ -60,16 +60,6 @@ impl StageSamples {
         }
         self.len = 0;
     }
-
-    /// Samples held.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether no sample is held.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
 }
 
 #[cfg(test)]
@@ -93,10 +83,10 @@ mod tests {
         samples.push(Stage::Decide, 100, of);
         samples.push(Stage::WireToDecoded, 7, of);
         samples.push(Stage::Decide, 300, of);
-        assert_eq!(samples.len(), 3);
+        assert_eq!(samples.len, 3);
         assert_eq!(hs[Stage::Decide as usize].snapshot().count, 0);
         samples.record(of);
-        assert!(samples.is_empty());
+        assert_eq!(samples.len, 0);
         let decide = hs[Stage::Decide as usize].snapshot();
         assert_eq!((decide.count, decide.sum, decide.max), (2, 400, 300));
         let wire = hs[Stage::WireToDecoded as usize].snapshot();
@@ -112,9 +102,9 @@ mod tests {
         let pushed = StageSamples::CAPACITY * 3 + 5;
         for i in 0..pushed {
             samples.push(Stage::FeedToStrategy, i as u64, of);
-            assert!(samples.len() <= StageSamples::CAPACITY);
+            assert!(samples.len <= StageSamples::CAPACITY);
         }
-        let held = samples.len();
+        let held = samples.len;
         assert_eq!(held, 5);
         let before = hs[Stage::FeedToStrategy as usize].snapshot().count;
         assert_eq!(before as usize, pushed - held);

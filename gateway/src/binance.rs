@@ -429,18 +429,6 @@ impl OrderEncoder {
             .map(|request| (request, false))
     }
 
-    /// Whether [`OrderEncoder::cancel`] with these arguments sends a prepared cancel.
-    pub fn has_prepared_cancel(
-        &self,
-        client_id: u64,
-        instrument: InstrumentId,
-        request_id: u64,
-        timestamp_ms: u64,
-    ) -> bool {
-        self.prepared_slot(client_id, instrument, request_id, timestamp_ms)
-            .is_some()
-    }
-
     fn prepared_slot(
         &self,
         client_id: u64,
@@ -1212,8 +1200,12 @@ mod tests {
         };
         assert!(e.prepare_cancel(42, InstrumentId(0), 9, at));
         let oldest = at + PREPARED_CANCEL_MAX_AGE_MS;
-        assert!(e.has_prepared_cancel(42, InstrumentId(0), 9, oldest));
-        assert!(!e.has_prepared_cancel(42, InstrumentId(0), 9, oldest + 1));
+        let prepared = |e: &mut OrderEncoder, ms| {
+            e.cancel_with_origin(42, InstrumentId(0), 9, ms)
+                .is_some_and(|(_, prepared)| prepared)
+        };
+        assert!(prepared(&mut e, oldest));
+        assert!(!prepared(&mut e, oldest + 1));
         assert!(
             built_at(&mut e, at),
             "sent as prepared, at its own timestamp"
