@@ -36,6 +36,12 @@
 //! Only quotes sent in the measured window count: it opens `--warmup-secs` after the client's
 //! market connection and lasts `--secs`.
 //!
+//! The clients take turns in `--rounds` rounds (10 of 3 s by default), the order rotating
+//! from round to round, and each client's samples are pooled: this VM's speed drifts over
+//! seconds (a client's p99 moves by 2x from one round to the next, the floor's too), so many
+//! short interleaved rounds spread the slow phases over the three alike. The report also gives
+//! each round's difference to the floor of the same round, whose spread shows the drift.
+//!
 //! `--pin split` (the default with two or more CPUs) pins the harness's threads to the last CPU
 //! this process may use and the client (the engine process, the baseline's runtime, the floor's
 //! thread) to the others; `--pin none` lets the scheduler place everything.
@@ -170,16 +176,29 @@ fn market_settings(step: Duration) -> VenueSettings {
     }
 }
 
+/// The clients, in the order of the first round.
+const CLIENTS: [&str; 3] = [
+    "tickwire",
+    "baseline (tokio, serde_json, f64, Arc<Mutex>, channels)",
+    "floor (read a frame, write a precomputed order)",
+];
+
 /// Wire-to-wire figures of one client.
 #[derive(Debug, Default)]
 struct Figures {
     samples: Vec<u64>,
     missed: u64,
+    /// Each round's p50 and p99, ns, in round order.
+    per_round: Vec<(u64, u64)>,
 }
 
 impl Figures {
     /// Pools another round's figures into these.
     fn add(&mut self, round: Figures) {
+        self.per_round.push((
+            quantile(&round.samples, 0.5),
+            quantile(&round.samples, 0.99),
+        ));
         self.samples.extend(round.samples);
         self.samples.sort_unstable();
         self.missed += round.missed;
@@ -224,6 +243,8 @@ fn summary(f: &Figures) -> Value {
         "max_ns": f.samples.last().copied().unwrap_or(0),
         "samples": f.samples.len(),
         "missed": f.missed,
+        "per_round_p50_ns": f.per_round.iter().map(|r| r.0).collect::<Vec<_>>(),
+        "per_round_p99_ns": f.per_round.iter().map(|r| r.1).collect::<Vec<_>>(),
     })
 }
 
@@ -274,6 +295,25 @@ fn above(client: &Figures, floor: &Figures, q: f64) -> i64 {
     quantile(&client.samples, q) as i64 - quantile(&floor.samples, q) as i64
 }
 
+/// Per round, a client's p50 (`which` 0) or p99 (1) minus the floor's in the same round, ns,
+/// sorted: a spread that shows how much of a pooled difference is the machine's drift between
+/// rounds.
+fn above_per_round(client: &Figures, floor: &Figures, which: usize) -> Vec<i64> {
+    let pick = |r: &(u64, u64)| if which == 0 { r.0 } else { r.1 } as i64;
+    let mut d: Vec<i64> = client
+        .per_round
+        .iter()
+        .zip(&floor.per_round)
+        .map(|(c, f)| pick(c) - pick(f))
+        .collect();
+    d.sort_unstable();
+    d
+}
+
+fn median(sorted: &[i64]) -> i64 {
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0)
+}
+
 fn above_floor(tickwire: &Figures, baseline: &Figures, floor: &Figures) -> Value {
     let ratio = |q: f64| {
         let (b, t) = (above(baseline, floor, q), above(tickwire, floor, q));
@@ -293,8 +333,19 @@ fn above_floor(tickwire: &Figures, baseline: &Figures, floor: &Figures) -> Value
             "p99_ns": above(baseline, floor, 0.99),
         },
         "ratio_baseline_over_tickwire": { "p50": ratio(0.5), "p99": ratio(0.99) },
-        "note": "client minus floor at the same quantile; the ratio is null when tickwire is at \
-                 or under the floor",
+        "per_round_ns": {
+            "tickwire": {
+                "p50": above_per_round(tickwire, floor, 0),
+                "p99": above_per_round(tickwire, floor, 1),
+            },
+            "baseline": {
+                "p50": above_per_round(baseline, floor, 0),
+                "p99": above_per_round(baseline, floor, 1),
+            },
+        },
+        "note": "client minus floor at the same quantile, pooled over the rounds; the ratio is \
+                 null when tickwire is at or under the floor. per_round_ns: each round's client \
+                 minus that round's floor, sorted",
     })
 }
 
@@ -306,9 +357,12 @@ struct InProcess {
     counters: Vec<(CounterId, u64)>,
     /// ns per tick × 2^32, from the last region read.
     tick_ns_q32: u64,
+    /// How long the engines ran, from start to the region read, added up.
+    ran: Duration,
 }
 
-const IN_PROCESS_COUNTERS: [CounterId; 6] = [
+const IN_PROCESS_COUNTERS: [CounterId; 7] = [
+    CounterId::StrategyLoops,
     CounterId::OrdersSent,
     CounterId::PreparedCancels,
     CounterId::VenueRejects,
@@ -326,11 +380,13 @@ impl InProcess {
                 .collect(),
             counters: IN_PROCESS_COUNTERS.iter().map(|&id| (id, 0)).collect(),
             tick_ns_q32: 0,
+            ran: Duration::ZERO,
         }
     }
 
-    /// Adds what an engine's region holds.
-    fn add(&mut self, region: &RegionReader) {
+    /// Adds what the region of an engine that ran `ran` holds.
+    fn add(&mut self, region: &RegionReader, ran: Duration) {
+        self.ran += ran;
         for (stage, total) in Stage::ALL.iter().zip(&mut self.stages) {
             let run = region.latency_ticks(*stage);
             for (t, n) in total.buckets.iter_mut().zip(run.buckets.iter()) {
@@ -348,6 +404,17 @@ impl InProcess {
 
     fn ns(&self, ticks: u64) -> u64 {
         ((u128::from(ticks) * u128::from(self.tick_ns_q32)) >> 32) as u64
+    }
+
+    /// The hot thread's mean turn, ns: how long the engines ran over how many turns their
+    /// strategy threads counted.
+    fn turn_ns(&self) -> u64 {
+        let loops = self
+            .counters
+            .iter()
+            .find(|(id, _)| *id == CounterId::StrategyLoops)
+            .map_or(0, |c| c.1);
+        (self.ran.as_nanos() as u64).checked_div(loops).unwrap_or(0)
     }
 
     fn report(&self) -> Value {
@@ -380,6 +447,11 @@ impl InProcess {
                            tick_to_trade stage)",
             "stages": stages,
             "counters": counters,
+            "hot_thread_turn_ns": self.turn_ns(),
+            "hot_thread_turn_note": "the hot thread's mean turn (its running time over its turns \
+                                     in the strategy_loops counter): with busy-spin, about \
+                                     twice the mean wait between a quote's arrival and the \
+                                     read that takes it",
         })
     }
 }
@@ -388,9 +460,10 @@ impl InProcess {
 /// latency histograms, read from its region just before it stops, to `in_process`; returns its
 /// thread count.
 ///
-/// With `--pin split` it is started as `scripts/launch.sh` starts it: the process on the
-/// housekeeping cpus (the harness's), the strategy thread pinned to the client's cpu
-/// (`--strategy-core`), so with shared threading that cpu runs the engine's hot thread alone.
+/// It is started as `scripts/launch.sh` starts it: its memory locked (`--mlock`) when this
+/// process may lock memory, and with `--pin split` the process on the housekeeping cpus (the
+/// harness's), the strategy thread pinned to the client's cpu (`--strategy-core`), so with
+/// shared threading that cpu runs the engine's hot thread alone.
 fn run_tickwire(
     harness: &Harness,
     limit: Duration,
@@ -461,6 +534,9 @@ lot_size = "0.00001"
         .arg(&config_path)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
+    if may_lock_memory() {
+        command.arg("--mlock");
+    }
     if let (Some(cpus), Some(&core)) = (
         placement.harness.clone(),
         placement.client.as_ref().and_then(|c| c.first()),
@@ -471,6 +547,7 @@ lot_size = "0.00001"
         // allocation, no lock, async-signal-safe. The engine's threads inherit the mask.
         unsafe { command.pre_exec(move || pin_current_thread(&cpus)) };
     }
+    let started = Instant::now();
     let mut child = command.spawn().expect("engine");
     if !harness.wait_finished(limit) {
         eprintln!("tickwire: the measured window did not end within {limit:?}");
@@ -478,7 +555,7 @@ lot_size = "0.00001"
     let threads =
         std::fs::read_dir(format!("/proc/{}/task", child.id())).map_or(0, |tasks| tasks.count());
     match RegionReader::open(&shm) {
-        Ok(region) => in_process.add(&region),
+        Ok(region) => in_process.add(&region, started.elapsed()),
         Err(e) => eprintln!("tickwire: its region could not be read: {e}"),
     }
     // SAFETY: kill(2) with SIGTERM on our own child's pid, not yet reaped.
@@ -487,6 +564,28 @@ lot_size = "0.00001"
     // The engine removes its region when it stops; this covers one that did not stop cleanly.
     let _ = std::fs::remove_file(&shm);
     threads
+}
+
+/// Whether a process started from this one may `mlockall` all its memory: an unlimited
+/// `RLIMIT_MEMLOCK`, or `CAP_IPC_LOCK` (bit 14 of the effective capabilities), which ignores
+/// the limit.
+fn may_lock_memory() -> bool {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit(2) writes the one rlimit `limit` points to, which lives across the call.
+    let unlimited = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } == 0
+        && limit.rlim_cur == libc::RLIM_INFINITY;
+    const CAP_IPC_LOCK: u32 = 14;
+    let capable = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(hex.trim(), 16).ok()
+        })
+        .is_some_and(|caps| caps & (1 << CAP_IPC_LOCK) != 0);
+    unlimited || capable
 }
 
 // ---- the conventional bot ----
@@ -861,10 +960,15 @@ fn host(placement: &Placement, nice: Option<i32>, threads: &[(&str, usize)]) -> 
     let (idle, threading) = (idle_arg(), threading_arg());
     let count = |name: &str| threads.iter().find(|(n, _)| *n == name).map_or(0, |t| t.1);
     let clients = format!(
-        "tickwire: the engine process, {} threads, idle = {idle}, threading = {threading}; \
-         baseline: a tokio runtime with {} workers plus its block_on thread; floor: one \
+        "tickwire: the engine process, {} threads, idle = {idle}, threading = {threading}, \
+         memory {}; baseline: a tokio runtime with {} workers plus its block_on thread; floor: one \
          spinning thread",
         count("tickwire"),
+        if may_lock_memory() {
+            "locked (--mlock)"
+        } else {
+            "not locked (no CAP_IPC_LOCK and a memlock limit)"
+        },
         count("baseline"),
     );
     let arrangement = match (&placement.harness, &placement.client) {
@@ -975,8 +1079,8 @@ fn build_engine() {
 }
 
 fn main() {
-    let secs = arg("--secs", 10);
-    let rounds = arg("--rounds", 3).max(1);
+    let secs = arg("--secs", 3);
+    let rounds = arg("--rounds", 10).max(1);
     let step = Duration::from_millis(arg("--step-ms", 2));
     let warmup_secs = arg("--warmup-secs", 2);
     let placement = placement();
@@ -1025,36 +1129,34 @@ fn main() {
     let start = || Harness::start(Arc::clone(&market), settings.clone()).expect("harness");
 
     // Rounds interleave the clients, so drift in the machine's load over the run falls on all
-    // three alike; each client's samples are pooled over the rounds.
+    // three alike, and the order rotates from round to round, so no client always follows the
+    // same one; each client's samples are pooled over the rounds.
     let mut in_process = InProcess::new();
-    let (mut tickwire, mut baseline, mut floor) =
-        (Figures::default(), Figures::default(), Figures::default());
+    let mut figures: [Figures; 3] = Default::default();
     let mut logs: [Vec<ServeLog>; 3] = Default::default();
     let (mut tickwire_threads, mut workers) = (0, 0);
     for round in 1..=rounds {
-        eprintln!("round {round} of {rounds}: tickwire");
-        let harness = start();
-        tickwire_threads = run_tickwire(&harness, limit, dir.path(), &placement, &mut in_process);
-        let log = harness.stop();
-        tickwire.add(attribute(&log.measured()));
-        logs[0].push(log);
-
-        eprintln!(
-            "round {round} of {rounds}: baseline (tokio, serde_json, f64, Arc<Mutex>, channels)"
-        );
-        let harness = start();
-        workers = run_baseline(&harness, Instant::now() + limit, placement.client.clone());
-        let log = harness.stop();
-        baseline.add(attribute(&log.measured()));
-        logs[1].push(log);
-
-        eprintln!("round {round} of {rounds}: floor (read a frame, write a precomputed order)");
-        let harness = start();
-        run_floor(&harness, Instant::now() + limit, placement.client.clone());
-        let log = harness.stop();
-        floor.add(attribute(&log.measured()));
-        logs[2].push(log);
+        for turn in 0..3 {
+            let client = (round as usize - 1 + turn) % 3;
+            eprintln!("round {round} of {rounds}: {}", CLIENTS[client]);
+            let harness = start();
+            match client {
+                0 => {
+                    tickwire_threads =
+                        run_tickwire(&harness, limit, dir.path(), &placement, &mut in_process);
+                }
+                1 => {
+                    workers =
+                        run_baseline(&harness, Instant::now() + limit, placement.client.clone());
+                }
+                _ => run_floor(&harness, Instant::now() + limit, placement.client.clone()),
+            }
+            let log = harness.stop();
+            figures[client].add(attribute(&log.measured()));
+            logs[client].push(log);
+        }
     }
+    let [tickwire, baseline, floor] = figures;
     let [mut tickwire_log, mut baseline_log, mut floor_log] = logs.map(ServeLog::merge);
     let in_process = in_process.report();
 
@@ -1079,11 +1181,12 @@ fn main() {
         "{:<10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}",
         "client", "p50 us", "p99 us", "p99.9 us", "max us", "samples", "missed"
     );
-    for (name, f) in [
+    let clients = [
         ("tickwire", &tickwire),
         ("baseline", &baseline),
         ("floor", &floor),
-    ] {
+    ];
+    for (name, f) in clients {
         println!(
             "{:<10} {:>10.1} {:>10.1} {:>10.1} {:>10.1} {:>8} {:>8}",
             name,
@@ -1095,11 +1198,31 @@ fn main() {
             f.missed
         );
     }
+    for (name, f) in clients {
+        let p99s: Vec<String> = f
+            .per_round
+            .iter()
+            .map(|r| format!("{:.1}", r.1 as f64 / 1e3))
+            .collect();
+        println!("{name} p99 per round, us: {}", p99s.join(" "));
+    }
     for (name, f) in [("tickwire", &tickwire), ("baseline", &baseline)] {
+        let spread = |which: usize| {
+            let d = above_per_round(f, &floor, which);
+            format!(
+                "{:+.1} us ({:+.1}..{:+.1})",
+                median(&d) as f64 / 1e3,
+                d.first().copied().unwrap_or(0) as f64 / 1e3,
+                d.last().copied().unwrap_or(0) as f64 / 1e3,
+            )
+        };
         println!(
-            "{name} above the floor: p50 {:+.1} us, p99 {:+.1} us",
+            "{name} above the floor: p50 {:+.1} us, p99 {:+.1} us; per round, median (min..max): \
+             p50 {}, p99 {}",
             above(f, &floor, 0.5) as f64 / 1e3,
             above(f, &floor, 0.99) as f64 / 1e3,
+            spread(0),
+            spread(1),
         );
     }
     println!(
