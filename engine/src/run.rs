@@ -6,7 +6,7 @@
 use crate::clock::LatencyClock;
 use crate::config::{Config, IdleKind, ModeKind, SourceKind, Threading};
 use crate::feed_agent::{FeedAgent, FeedWiring, VenueFeed};
-use crate::gateway_agent::{GatewayAgent, Venue, VenueSession};
+use crate::gateway_agent::{GatewayAgent, Venue, VenueSession, QUIET_READ_TURNS};
 use crate::idle::{run_agent, Agent, Composite, Idle};
 use crate::instance::{InstanceLock, TokenFile};
 use crate::journal::{journal_ring, EngineEvent, JournalRecord, JournalWriter};
@@ -254,6 +254,10 @@ pub fn build_pipeline(
         clock.clone(),
         Arc::clone(&helpers_stop),
     );
+    let gateway = match config.engine.idle {
+        IdleKind::BusySpin => gateway.reading_quiet_connection_every(QUIET_READ_TURNS),
+        IdleKind::Backoff => gateway,
+    };
     let wiring = FeedWiring {
         strategy_tx: market_tx,
         gateway_tx: (config.gateway.mode == ModeKind::Paper).then_some(quote_tx),
