@@ -57,6 +57,10 @@ pub struct HostFacts {
     pub sched_rt_runtime_us: Option<i64>,
     /// `/proc/irq/default_smp_affinity` as a CPU list, if readable.
     pub irq_default_affinity: Option<String>,
+    /// DAMON monitors running with a `pageout` scheme (reclaiming memory they see as cold):
+    /// `kdamond N` from the sysfs admin interface, `damon_reclaim` for the module. Empty when
+    /// none runs (or the kernel has no DAMON).
+    pub damon_pageout: Vec<String>,
 }
 
 /// CPUs online on the host (not the calling thread's affinity, which `taskset` narrows).
@@ -70,6 +74,49 @@ fn read(path: &str) -> Option<String> {
     std::fs::read_to_string(path)
         .ok()
         .map(|s| s.trim().to_string())
+}
+
+/// DAMON monitors running with a `pageout` scheme (see [`HostFacts::damon_pageout`]).
+fn damon_pageout() -> Vec<String> {
+    let sorted_dirs = |path: &std::path::Path| -> Vec<std::path::PathBuf> {
+        let mut dirs: Vec<_> = std::fs::read_dir(path)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default();
+        dirs.sort();
+        dirs
+    };
+    let text = |path: std::path::PathBuf| {
+        std::fs::read_to_string(path)
+            .map(|t| t.trim().to_string())
+            .unwrap_or_default()
+    };
+    let mut found = Vec::new();
+    for kdamond in sorted_dirs("/sys/kernel/mm/damon/admin/kdamonds".as_ref()) {
+        if text(kdamond.join("state")) != "on" {
+            continue;
+        }
+        let pageout = sorted_dirs(&kdamond.join("contexts"))
+            .iter()
+            .any(|context| {
+                sorted_dirs(&context.join("schemes"))
+                    .into_iter()
+                    .any(|scheme| text(scheme.join("action")) == "pageout")
+            });
+        if pageout {
+            if let Some(n) = kdamond.file_name() {
+                found.push(format!("kdamond {}", n.to_string_lossy()));
+            }
+        }
+    }
+    if read("/sys/module/damon_reclaim/parameters/enabled").as_deref() == Some("Y") {
+        found.push("damon_reclaim".into());
+    }
+    found
 }
 
 /// Reads the facts for `core`.
@@ -107,6 +154,7 @@ pub fn gather(core: usize) -> HostFacts {
         sched_rt_runtime_us: read("/proc/sys/kernel/sched_rt_runtime_us")
             .and_then(|v| v.parse().ok()),
         irq_default_affinity: read("/proc/irq/default_smp_affinity"),
+        damon_pageout: damon_pageout(),
     }
 }
 
@@ -307,6 +355,24 @@ pub fn evaluate(f: &HostFacts, core: usize) -> Vec<HostCheck> {
             String::new()
         },
     );
+    if f.damon_pageout.is_empty() {
+        row(
+            "DAMON reclaim",
+            "no pageout scheme running".into(),
+            Verdict::Ok,
+            String::new(),
+        );
+    } else {
+        row(
+            "DAMON reclaim",
+            format!("pageout by {}", f.damon_pageout.join(", ")),
+            Verdict::Change,
+            "it pages out memory it sees as cold, the engine's own code among it: run with \
+             --mlock (scripts/launch.sh does), or turn it off (echo off > \
+             /sys/kernel/mm/damon/admin/kdamonds/N/state)"
+                .into(),
+        );
+    }
     match f.siblings.as_deref().and_then(parse_cpu_list) {
         Some(sibs) => {
             let others: Vec<String> = sibs
@@ -448,6 +514,7 @@ mod tests {
             memlock: Some(u64::MAX),
             sched_rt_runtime_us: Some(-1),
             irq_default_affinity: Some("3".into()),
+            damon_pageout: Vec::new(),
         }
     }
 
@@ -477,6 +544,7 @@ mod tests {
             memlock: Some(8 << 20),
             sched_rt_runtime_us: Some(950_000),
             irq_default_affinity: None,
+            damon_pageout: vec!["kdamond 0".into()],
         };
         let checks = evaluate(&facts, 1);
         let changed: Vec<&str> = checks
@@ -492,6 +560,7 @@ mod tests {
             "governor",
             "transparent hugepages",
             "irqbalance",
+            "DAMON reclaim",
             "SMT siblings",
             "memlock limit",
             "sched_rt_runtime_us",
