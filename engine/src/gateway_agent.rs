@@ -48,15 +48,20 @@
 //! # Quiet reads
 //!
 //! A busy-spinning thread reads each socket with a system call per turn, and its turn is what
-//! a quote waits for, on average half of it, before the feed's read takes it. The order-entry
-//! connection carries answers to requests and unsolicited execution reports (fills of resting
-//! orders, expiries), and pings. So with [`GatewayAgent::reading_quiet_connection_every`] the
-//! gateway reads it on every turn that wrote requests or while any request awaits its answer
-//! or the connection is not open, and otherwise once every that many turns: with
-//! [`QUIET_READ_TURNS`] a busy-spinning turn goes from ~1.5 to ~1.0 µs on a 2-core VM, and a
-//! fill of a resting order is read at most that many turns (~16 µs) later. A backing-off
-//! thread reads every turn: it parks on the connection's socket, and a turn that left a
-//! readable socket unread would end the next park at once.
+//! a quote waits for, at least half of it on average, before the feed's read takes it. The
+//! order-entry connection carries answers to requests, unsolicited execution reports (fills of
+//! resting orders, expiries) and pings. So with
+//! [`GatewayAgent::reading_quiet_connection_every`] the gateway reads it on every turn that took
+//! requests from the strategy (that turn's read is also what finds a failed write), while any
+//! request awaits its answer in the in-flight table, while the connection is not open, and on
+//! the turn after a read that delivered messages (a read stops at the first that completes a
+//! message: more may be waiting); otherwise it reads once every that many turns. With
+//! [`QUIET_READ_TURNS`] a busy-spinning turn went from ~1.55 to ~1.2 µs on a 2-core VM, and an
+//! unsolicited message is read at most that many turns (~20 µs) later. So are the answers the
+//! in-flight table does not track (reconciliation, back-fill, foreign cancels, the user-data
+//! subscription), which nothing waits on for less than seconds. A backing-off thread reads
+//! every turn: it parks on the connection's socket, and a turn that left a readable socket
+//! unread would end the next park at once.
 //!
 //! Execution reports are never dropped: one that finds the report ring full waits in a
 //! pre-allocated backlog (counted as `report_queue_full`) and goes out first on the next turn.
@@ -99,32 +104,49 @@ const REFRESH_CHECK_NS: u64 = 10_000_000;
 /// "Quiet reads" above).
 pub const QUIET_READ_TURNS: u32 = 16;
 
-/// When a quiet connection is read: on a turn that expects something from it, else once every
-/// `every` turns.
+/// When a quiet connection is read: on a turn that expects something from it or follows a read
+/// that delivered messages, else once every `every` turns.
 #[derive(Debug, Clone, Copy)]
 struct QuietReads {
     every: u32,
     /// Turns since the last read.
     since: u32,
+    /// The last read delivered messages, so more may be waiting.
+    delivered: bool,
 }
 
 impl QuietReads {
+    /// Every `every` turns (at least 1).
+    fn new(every: u32) -> Self {
+        Self {
+            every: every.max(1),
+            since: 0,
+            delivered: false,
+        }
+    }
+
     /// Whether this turn reads the connection, given whether it expects something from it.
     fn due(&mut self, expecting: bool) -> bool {
         self.since += 1;
-        if expecting || self.since >= self.every {
+        if expecting || self.delivered || self.since >= self.every {
             self.since = 0;
             true
         } else {
             false
         }
     }
+
+    /// Notes how many messages this turn's read delivered.
+    fn read(&mut self, delivered: usize) {
+        self.delivered = delivered > 0;
+    }
 }
 
 /// An order-entry session on a venue's WebSocket API.
 pub struct VenueSession {
-    /// Holds the registry the connection registers its sockets with; the socket is read on
-    /// every turn and parked on in `ppoll`, never waited for here (see the feed's).
+    /// Holds the registry the connection registers its sockets with; the socket is read
+    /// directly (every turn, or as the module docs' "Quiet reads" say) and parked on in `ppoll`, never
+    /// waited for here (see the feed's).
     poll: mio::Poll,
     conn: WsConnection,
     encoder: OrderEncoder,
@@ -568,16 +590,15 @@ impl GatewayAgent {
                 len: 0,
                 in_flight_from: 0,
             },
-            quiet_reads: QuietReads { every: 1, since: 0 },
+            quiet_reads: QuietReads::new(1),
             stop,
         }
     }
 
-    /// Reads the venue connection once every `turns` turns (at least 1) while it is open and
-    /// no request awaits an answer, and on every other turn (see "Quiet reads" above); the
-    /// default is every turn.
+    /// Reads the venue connection once every `turns` turns (at least 1) while it is quiet, and
+    /// on every turn otherwise (see "Quiet reads" above); the default is every turn.
     pub fn reading_quiet_connection_every(mut self, turns: u32) -> Self {
-        self.quiet_reads.every = turns.max(1);
+        self.quiet_reads = QuietReads::new(turns);
         self
     }
 
@@ -815,7 +836,8 @@ impl Agent for GatewayAgent {
     }
 
     /// Orders go out before the session is read: on a shared thread they were decided in this
-    /// same turn from a quote just read, and answers from the venue can wait one turn.
+    /// same turn from a quote just read, and answers from the venue can wait one turn (a quiet
+    /// connection's unsolicited messages up to its quiet-read interval).
     fn do_work(&mut self) -> usize {
         let mut work = 0;
         while let Ok(quote) = self.quote_rx.pop() {
@@ -869,7 +891,9 @@ impl Agent for GatewayAgent {
             Venue::Paper(_) => false,
         };
         if self.quiet_reads.due(expecting) {
-            work += self.session_turn();
+            let delivered = self.session_turn();
+            self.quiet_reads.read(delivered);
+            work += delivered;
         }
         self.out.flush();
         if work == 0 {
@@ -927,7 +951,7 @@ mod tests {
 
     #[test]
     fn a_quiet_connection_is_read_every_nth_turn_and_an_expecting_one_every_turn() {
-        let mut reads = QuietReads { every: 4, since: 0 };
+        let mut reads = QuietReads::new(4);
         let quiet: Vec<bool> = (0..8).map(|_| reads.due(false)).collect();
         assert_eq!(
             quiet,
@@ -943,8 +967,16 @@ mod tests {
             [false, false, false, true],
             "the count restarts at the last read"
         );
-        let mut every_turn = QuietReads { every: 1, since: 0 };
-        assert!((0..5).all(|_| every_turn.due(false)));
+        reads.read(2);
+        assert!(
+            reads.due(false),
+            "a read that delivered is followed by another"
+        );
+        reads.read(0);
+        let drained: Vec<bool> = (0..4).map(|_| reads.due(false)).collect();
+        assert_eq!(drained, [false, false, false, true]);
+        let mut every_turn = QuietReads::new(0);
+        assert!((0..5).all(|_| every_turn.due(false)), "0 means every turn");
     }
 
     #[test]
