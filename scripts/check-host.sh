@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Reports how well this host is tuned for tickwire's strategy thread on a core: isolcpus,
 # nohz_full, rcu_nocbs, irqaffinity, scaling governor, turbo, transparent hugepages, irqbalance,
-# SMT siblings of the core, memlock limit and sched_rt_runtime_us, with what to change. With
-# --jitter-secs S it also spins a thread pinned to the core for S seconds and reports the stalls
-# (gaps of 1 us or more between clock reads: interrupts, the hypervisor, other threads).
+# DAMON reclaim, SMT siblings of the core, memlock limit and sched_rt_runtime_us, with what to
+# change (DAMON's files are root's: run as root to check it). With --jitter-secs S it also
+# spins a thread pinned to the core for S seconds and reports the stalls (gaps of 1 us or more
+# between clock reads: interrupts, the hypervisor, other threads).
 #
 #   scripts/check-host.sh [--core N] [--require-isolated] [--jitter-secs S]
 #

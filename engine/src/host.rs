@@ -5,6 +5,7 @@
 //! function of those facts, so the advice is tested without a tuned machine.
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 /// What a check concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,10 +58,11 @@ pub struct HostFacts {
     pub sched_rt_runtime_us: Option<i64>,
     /// `/proc/irq/default_smp_affinity` as a CPU list, if readable.
     pub irq_default_affinity: Option<String>,
-    /// DAMON monitors running with a `pageout` scheme (reclaiming memory they see as cold):
-    /// `kdamond N` from the sysfs admin interface, `damon_reclaim` for the module. Empty when
-    /// none runs (or the kernel has no DAMON).
-    pub damon_pageout: Vec<String>,
+    /// DAMON monitors running a `pageout` scheme over physical memory (reclaiming any memory
+    /// they see as cold): `kdamond N` from the sysfs admin interface, `damon_reclaim` for the
+    /// module; empty when none runs (or the kernel has no DAMON); `None` when its files cannot
+    /// be read (they are root's).
+    pub damon_pageout: Option<Vec<String>>,
 }
 
 /// CPUs online on the host (not the calling thread's affinity, which `taskset` narrows).
@@ -76,47 +78,67 @@ fn read(path: &str) -> Option<String> {
         .map(|s| s.trim().to_string())
 }
 
-/// DAMON monitors running with a `pageout` scheme (see [`HostFacts::damon_pageout`]).
-fn damon_pageout() -> Vec<String> {
-    let sorted_dirs = |path: &std::path::Path| -> Vec<std::path::PathBuf> {
-        let mut dirs: Vec<_> = std::fs::read_dir(path)
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.path())
-                    .filter(|p| p.is_dir())
-                    .collect()
-            })
-            .unwrap_or_default();
-        dirs.sort();
-        dirs
+/// DAMON's sysfs admin directory of monitors.
+const DAMON_KDAMONDS: &str = "/sys/kernel/mm/damon/admin/kdamonds";
+/// The DAMON_RECLAIM module's switch.
+const DAMON_RECLAIM_ENABLED: &str = "/sys/module/damon_reclaim/parameters/enabled";
+
+/// DAMON monitors running a `pageout` scheme over physical memory (see
+/// [`HostFacts::damon_pageout`]), from the `kdamonds` admin directory and the DAMON_RECLAIM
+/// switch; `None` when a file that would tell cannot be read.
+fn damon_pageout(kdamonds: &Path, reclaim_enabled: &Path) -> Option<Vec<String>> {
+    let text = |path: &Path| match std::fs::read_to_string(path) {
+        Ok(t) => Some(Some(t.trim().to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(None),
+        Err(_) => None,
     };
-    let text = |path: std::path::PathBuf| {
-        std::fs::read_to_string(path)
-            .map(|t| t.trim().to_string())
-            .unwrap_or_default()
+    // Numbered subdirectories, in numeric order.
+    let numbered = |path: &Path| -> Option<Vec<(u32, PathBuf)>> {
+        let entries = match std::fs::read_dir(path) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(Vec::new()),
+            Err(_) => return None,
+        };
+        let mut dirs: Vec<(u32, PathBuf)> = entries
+            .flatten()
+            .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path())))
+            .collect();
+        dirs.sort();
+        Some(dirs)
     };
     let mut found = Vec::new();
-    for kdamond in sorted_dirs("/sys/kernel/mm/damon/admin/kdamonds".as_ref()) {
-        if text(kdamond.join("state")) != "on" {
+    for (n, kdamond) in numbered(kdamonds)? {
+        if text(&kdamond.join("state"))?.as_deref() != Some("on") {
             continue;
         }
-        let pageout = sorted_dirs(&kdamond.join("contexts"))
-            .iter()
-            .any(|context| {
-                sorted_dirs(&context.join("schemes"))
-                    .into_iter()
-                    .any(|scheme| text(scheme.join("action")) == "pageout")
-            });
-        if pageout {
-            if let Some(n) = kdamond.file_name() {
-                found.push(format!("kdamond {}", n.to_string_lossy()));
+        let mut pageout = false;
+        for (_, context) in numbered(&kdamond.join("contexts"))? {
+            if text(&context.join("operations"))?.as_deref() != Some("paddr") {
+                continue;
+            }
+            for (_, scheme) in numbered(&context.join("schemes"))? {
+                pageout |= text(&scheme.join("action"))?.as_deref() == Some("pageout");
             }
         }
+        if pageout {
+            found.push(format!("kdamond {n}"));
+        }
     }
-    if read("/sys/module/damon_reclaim/parameters/enabled").as_deref() == Some("Y") {
+    if text(reclaim_enabled)?.as_deref() == Some("Y") {
         found.push("damon_reclaim".into());
     }
-    found
+    Some(found)
+}
+
+/// This process's `RLIMIT_MEMLOCK` soft limit in bytes (`u64::MAX`: unlimited); `None` if it
+/// cannot be read.
+pub fn memlock_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit(2) writes into the rlimit struct we own; it has no other effect.
+    (unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } == 0).then_some(limit.rlim_cur)
 }
 
 /// Reads the facts for `core`.
@@ -129,13 +151,6 @@ pub fn gather(core: usize) -> HostFacts {
             std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "irqbalance")
         })
     });
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit(2) writes into the rlimit struct we own; it has no other effect.
-    let memlock = (unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } == 0)
-        .then_some(limit.rlim_cur);
     HostFacts {
         cpus: online_cpus(),
         cmdline: read("/proc/cmdline"),
@@ -150,11 +165,11 @@ pub fn gather(core: usize) -> HostFacts {
         siblings: read(&format!(
             "/sys/devices/system/cpu/cpu{core}/topology/thread_siblings_list"
         )),
-        memlock,
+        memlock: memlock_limit(),
         sched_rt_runtime_us: read("/proc/sys/kernel/sched_rt_runtime_us")
             .and_then(|v| v.parse().ok()),
         irq_default_affinity: read("/proc/irq/default_smp_affinity"),
-        damon_pageout: damon_pageout(),
+        damon_pageout: damon_pageout(DAMON_KDAMONDS.as_ref(), DAMON_RECLAIM_ENABLED.as_ref()),
     }
 }
 
@@ -355,23 +370,38 @@ pub fn evaluate(f: &HostFacts, core: usize) -> Vec<HostCheck> {
             String::new()
         },
     );
-    if f.damon_pageout.is_empty() {
-        row(
+    match &f.damon_pageout {
+        Some(found) if found.is_empty() => row(
             "DAMON reclaim",
-            "no pageout scheme running".into(),
+            "no pageout of physical memory".into(),
             Verdict::Ok,
             String::new(),
-        );
-    } else {
-        row(
+        ),
+        Some(found) => {
+            let off: Vec<String> = found
+                .iter()
+                .map(|who| match who.strip_prefix("kdamond ") {
+                    Some(n) => format!("echo off > {DAMON_KDAMONDS}/{n}/state"),
+                    None => format!("echo N > {DAMON_RECLAIM_ENABLED}"),
+                })
+                .collect();
+            row(
+                "DAMON reclaim",
+                format!("pageout by {}", found.join(", ")),
+                Verdict::Change,
+                format!(
+                    "it pages out memory it sees as cold, the engine's own code among it: run \
+                     with --mlock (scripts/launch.sh does), or turn it off: {}",
+                    off.join("; ")
+                ),
+            );
+        }
+        None => row(
             "DAMON reclaim",
-            format!("pageout by {}", f.damon_pageout.join(", ")),
-            Verdict::Change,
-            "it pages out memory it sees as cold, the engine's own code among it: run with \
-             --mlock (scripts/launch.sh does), or turn it off (echo off > \
-             /sys/kernel/mm/damon/admin/kdamonds/N/state)"
-                .into(),
-        );
+            "unreadable (run check-host as root)".into(),
+            Verdict::Unknown,
+            String::new(),
+        ),
     }
     match f.siblings.as_deref().and_then(parse_cpu_list) {
         Some(sibs) => {
@@ -514,7 +544,7 @@ mod tests {
             memlock: Some(u64::MAX),
             sched_rt_runtime_us: Some(-1),
             irq_default_affinity: Some("3".into()),
-            damon_pageout: Vec::new(),
+            damon_pageout: Some(Vec::new()),
         }
     }
 
@@ -544,7 +574,7 @@ mod tests {
             memlock: Some(8 << 20),
             sched_rt_runtime_us: Some(950_000),
             irq_default_affinity: None,
-            damon_pageout: vec!["kdamond 0".into()],
+            damon_pageout: Some(vec!["kdamond 0".into()]),
         };
         let checks = evaluate(&facts, 1);
         let changed: Vec<&str> = checks
@@ -574,5 +604,48 @@ mod tests {
             evaluate(&facts, 2)[0].verdict == Verdict::Change,
             "core 2 does not exist on 2 cpus"
         );
+    }
+
+    /// A DAMON sysfs tree: monitor 2 pages out physical memory, 0 is off, 1 and 10 only monitor
+    /// (or page out a process's own memory), and the reclaim module is off.
+    #[test]
+    fn damon_pageout_of_physical_memory_is_found() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kdamonds = dir.path().join("kdamonds");
+        let file = |path: &str, text: &str| {
+            let path = kdamonds.join(path);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        };
+        file("nr_kdamonds", "4\n");
+        for (n, state, ops, action) in [
+            (0, "off", "paddr", "pageout"),
+            (1, "on", "paddr", "stat"),
+            (2, "on", "paddr", "pageout"),
+            (10, "on", "vaddr", "pageout"),
+        ] {
+            file(&format!("{n}/state"), &format!("{state}\n"));
+            file(&format!("{n}/contexts/0/operations"), &format!("{ops}\n"));
+            file(
+                &format!("{n}/contexts/0/schemes/0/action"),
+                &format!("{action}\n"),
+            );
+        }
+        let reclaim = dir.path().join("enabled");
+        std::fs::write(&reclaim, "N\n").expect("write");
+        assert_eq!(
+            damon_pageout(&kdamonds, &reclaim),
+            Some(vec!["kdamond 2".to_string()])
+        );
+        std::fs::write(&reclaim, "Y\n").expect("write");
+        assert_eq!(
+            damon_pageout(&kdamonds, &reclaim),
+            Some(vec!["kdamond 2".to_string(), "damon_reclaim".to_string()])
+        );
+        let none = dir.path().join("none");
+        assert_eq!(damon_pageout(&none, &none), Some(Vec::new()), "no DAMON");
+        // A file that exists but cannot be read (a directory here; root-only files for a user).
+        std::fs::create_dir_all(kdamonds.join("3/state")).expect("mkdir");
+        assert_eq!(damon_pageout(&kdamonds, &reclaim), None);
     }
 }
