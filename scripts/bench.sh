@@ -20,11 +20,11 @@ mkdir -p "$target/bench"
 
 if [ "$quick" -eq 1 ]; then
     criterion=(--warm-up-time 1 --measurement-time 1)
-    t2t=(--rounds 2 --secs 2)
+    t2t=(--rounds 6 --secs 1)
     load=(--phase-secs 5)
 else
     criterion=(--warm-up-time 1 --measurement-time 3)
-    t2t=(--rounds 20 --secs 3)
+    t2t=(--rounds 24 --secs 3)
     load=(--phase-secs 20)
 fi
 

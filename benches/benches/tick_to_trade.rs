@@ -36,11 +36,12 @@
 //! Only quotes sent in the measured window count: it opens `--warmup-secs` after the client's
 //! market connection and lasts `--secs`.
 //!
-//! The clients take turns in `--rounds` rounds (10 of 3 s by default), the order rotating
-//! from round to round, and each client's samples are pooled: this VM's speed drifts over
-//! seconds (a client's p99 moves by 2x from one round to the next, the floor's too), so many
-//! short interleaved rounds spread the slow phases over the three alike. The report also gives
-//! each round's difference to the floor of the same round, whose spread shows the drift.
+//! The clients take turns in `--rounds` rounds (12 of 3 s by default), their order going
+//! through all six from round to round (use a multiple of 6), and each client's samples are
+//! pooled: this VM's speed drifts over seconds (a client's p99 moves by 2x from one round to
+//! the next, the floor's too), so many short interleaved rounds spread the slow phases over the
+//! three alike. The report also gives each round's difference to the floor of the same round,
+//! whose spread shows the drift (and a round's sampling noise).
 //!
 //! `--pin split` (the default with two or more CPUs) pins the harness's threads to the last CPU
 //! this process may use and the client (the engine process, the baseline's runtime, the floor's
@@ -176,11 +177,22 @@ fn market_settings(step: Duration) -> VenueSettings {
     }
 }
 
-/// The clients, in the order of the first round.
+/// The clients: tickwire, the baseline, the floor (indices into [`ORDERS`]).
 const CLIENTS: [&str; 3] = [
     "tickwire",
     "baseline (tokio, serde_json, f64, Arc<Mutex>, channels)",
     "floor (read a frame, write a precomputed order)",
+];
+
+/// The clients' order in a round, round `r` taking `ORDERS[r % 6]`: every order once in six
+/// rounds, so each client runs first, second and third, and after each of the others, alike.
+const ORDERS: [[usize; 3]; 6] = [
+    [0, 1, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+    [0, 2, 1],
+    [2, 1, 0],
+    [1, 0, 2],
 ];
 
 /// Wire-to-wire figures of one client.
@@ -188,17 +200,26 @@ const CLIENTS: [&str; 3] = [
 struct Figures {
     samples: Vec<u64>,
     missed: u64,
-    /// Each round's p50 and p99, ns, in round order.
-    per_round: Vec<(u64, u64)>,
+    /// Each round's p50 and p99, ns, in round order (`None`: the round had no samples). Empty
+    /// in a single round's figures.
+    per_round: Vec<Option<RoundQuantiles>>,
+}
+
+/// One round's p50 and p99 of one client, ns.
+#[derive(Debug, Clone, Copy)]
+struct RoundQuantiles {
+    p50: u64,
+    p99: u64,
 }
 
 impl Figures {
     /// Pools another round's figures into these.
     fn add(&mut self, round: Figures) {
-        self.per_round.push((
-            quantile(&round.samples, 0.5),
-            quantile(&round.samples, 0.99),
-        ));
+        self.per_round
+            .push((!round.samples.is_empty()).then(|| RoundQuantiles {
+                p50: quantile(&round.samples, 0.5),
+                p99: quantile(&round.samples, 0.99),
+            }));
         self.samples.extend(round.samples);
         self.samples.sort_unstable();
         self.missed += round.missed;
@@ -243,8 +264,8 @@ fn summary(f: &Figures) -> Value {
         "max_ns": f.samples.last().copied().unwrap_or(0),
         "samples": f.samples.len(),
         "missed": f.missed,
-        "per_round_p50_ns": f.per_round.iter().map(|r| r.0).collect::<Vec<_>>(),
-        "per_round_p99_ns": f.per_round.iter().map(|r| r.1).collect::<Vec<_>>(),
+        "per_round_p50_ns": f.per_round.iter().map(|r| r.map(|r| r.p50)).collect::<Vec<_>>(),
+        "per_round_p99_ns": f.per_round.iter().map(|r| r.map(|r| r.p99)).collect::<Vec<_>>(),
     })
 }
 
@@ -295,23 +316,34 @@ fn above(client: &Figures, floor: &Figures, q: f64) -> i64 {
     quantile(&client.samples, q) as i64 - quantile(&floor.samples, q) as i64
 }
 
-/// Per round, a client's p50 (`which` 0) or p99 (1) minus the floor's in the same round, ns,
-/// sorted: a spread that shows how much of a pooled difference is the machine's drift between
-/// rounds.
-fn above_per_round(client: &Figures, floor: &Figures, which: usize) -> Vec<i64> {
-    let pick = |r: &(u64, u64)| if which == 0 { r.0 } else { r.1 } as i64;
-    let mut d: Vec<i64> = client
+/// Per round, in round order, a client's quantile (`pick`) minus the floor's in the same
+/// round, ns; rounds where either had no samples are left out. The two ran up to two client
+/// runs (~15 s) apart, and a round's p99 is about its 12th largest sample, so the spread is the
+/// machine's drift between rounds and sampling noise together.
+fn above_per_round(
+    client: &Figures,
+    floor: &Figures,
+    pick: fn(&RoundQuantiles) -> u64,
+) -> Vec<i64> {
+    client
         .per_round
         .iter()
         .zip(&floor.per_round)
-        .map(|(c, f)| pick(c) - pick(f))
-        .collect();
-    d.sort_unstable();
-    d
+        .filter_map(|(c, f)| Some(pick(c.as_ref()?) as i64 - pick(f.as_ref()?) as i64))
+        .collect()
 }
 
-fn median(sorted: &[i64]) -> i64 {
-    sorted.get(sorted.len() / 2).copied().unwrap_or(0)
+/// Median, min and max, ns (the median of an even count is the mean of the middle two).
+fn spread(values: &[i64]) -> Option<(i64, i64, i64)> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let n = sorted.len();
+    let median = match n {
+        0 => return None,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
+    };
+    Some((median, sorted[0], sorted[n - 1]))
 }
 
 fn above_floor(tickwire: &Figures, baseline: &Figures, floor: &Figures) -> Value {
@@ -335,17 +367,17 @@ fn above_floor(tickwire: &Figures, baseline: &Figures, floor: &Figures) -> Value
         "ratio_baseline_over_tickwire": { "p50": ratio(0.5), "p99": ratio(0.99) },
         "per_round_ns": {
             "tickwire": {
-                "p50": above_per_round(tickwire, floor, 0),
-                "p99": above_per_round(tickwire, floor, 1),
+                "p50": above_per_round(tickwire, floor, |r| r.p50),
+                "p99": above_per_round(tickwire, floor, |r| r.p99),
             },
             "baseline": {
-                "p50": above_per_round(baseline, floor, 0),
-                "p99": above_per_round(baseline, floor, 1),
+                "p50": above_per_round(baseline, floor, |r| r.p50),
+                "p99": above_per_round(baseline, floor, |r| r.p99),
             },
         },
         "note": "client minus floor at the same quantile, pooled over the rounds; the ratio is \
                  null when tickwire is at or under the floor. per_round_ns: each round's client \
-                 minus that round's floor, sorted",
+                 minus that round's floor, in round order (rounds without samples left out)",
     })
 }
 
@@ -357,12 +389,11 @@ struct InProcess {
     counters: Vec<(CounterId, u64)>,
     /// ns per tick × 2^32, from the last region read.
     tick_ns_q32: u64,
-    /// How long the engines ran, from start to the region read, added up.
-    ran: Duration,
+    /// The hot threads' turns after the warm-up, and over how long, added up.
+    turns: (u64, Duration),
 }
 
-const IN_PROCESS_COUNTERS: [CounterId; 7] = [
-    CounterId::StrategyLoops,
+const IN_PROCESS_COUNTERS: [CounterId; 6] = [
     CounterId::OrdersSent,
     CounterId::PreparedCancels,
     CounterId::VenueRejects,
@@ -380,13 +411,12 @@ impl InProcess {
                 .collect(),
             counters: IN_PROCESS_COUNTERS.iter().map(|&id| (id, 0)).collect(),
             tick_ns_q32: 0,
-            ran: Duration::ZERO,
+            turns: (0, Duration::ZERO),
         }
     }
 
-    /// Adds what the region of an engine that ran `ran` holds.
-    fn add(&mut self, region: &RegionReader, ran: Duration) {
-        self.ran += ran;
+    /// Adds what an engine's region holds.
+    fn add(&mut self, region: &RegionReader) {
         for (stage, total) in Stage::ALL.iter().zip(&mut self.stages) {
             let run = region.latency_ticks(*stage);
             for (t, n) in total.buckets.iter_mut().zip(run.buckets.iter()) {
@@ -406,15 +436,17 @@ impl InProcess {
         ((u128::from(ticks) * u128::from(self.tick_ns_q32)) >> 32) as u64
     }
 
-    /// The hot thread's mean turn, ns: how long the engines ran over how many turns their
-    /// strategy threads counted.
+    /// Adds an engine's hot-thread turns counted over `over`.
+    fn add_turns(&mut self, turns: u64, over: Duration) {
+        self.turns.0 += turns;
+        self.turns.1 += over;
+    }
+
+    /// The hot thread's mean turn, ns.
     fn turn_ns(&self) -> u64 {
-        let loops = self
-            .counters
-            .iter()
-            .find(|(id, _)| *id == CounterId::StrategyLoops)
-            .map_or(0, |c| c.1);
-        (self.ran.as_nanos() as u64).checked_div(loops).unwrap_or(0)
+        (self.turns.1.as_nanos() as u64)
+            .checked_div(self.turns.0)
+            .unwrap_or(0)
     }
 
     fn report(&self) -> Value {
@@ -448,29 +480,44 @@ impl InProcess {
             "stages": stages,
             "counters": counters,
             "hot_thread_turn_ns": self.turn_ns(),
-            "hot_thread_turn_note": "the hot thread's mean turn (its running time over its turns \
-                                     in the strategy_loops counter): with busy-spin, about \
-                                     twice the mean wait between a quote's arrival and the \
-                                     read that takes it",
+            "hot_thread_turn_note": "the hot thread's mean turn after the warm-up (time over the \
+                                     turns its strategy_loops counter counted): with shared \
+                                     threading and busy-spin, a quote arriving at a random \
+                                     moment waits on average at least half of it for the \
+                                     feed's next read",
         })
     }
 }
 
+/// How the bench runs the engine.
+struct EngineRun<'a> {
+    /// Where its config and run directory go.
+    dir: &'a Path,
+    placement: &'a Placement,
+    /// The harness's warm-up: the hot thread's turns are counted after it.
+    warmup: Duration,
+    /// The longest a run may take.
+    limit: Duration,
+    /// Whether to lock its memory (`--mlock`).
+    mlock: bool,
+}
+
 /// Runs the real engine against `harness` until its window is over; adds its in-process
-/// latency histograms, read from its region just before it stops, to `in_process`; returns its
-/// thread count.
+/// latency histograms, read from its region just before it stops, and its hot thread's turns
+/// after the warm-up, to `in_process`; returns its thread count.
 ///
 /// It is started as `scripts/launch.sh` starts it: its memory locked (`--mlock`) when this
 /// process may lock memory, and with `--pin split` the process on the housekeeping cpus (the
 /// harness's), the strategy thread pinned to the client's cpu (`--strategy-core`), so with
 /// shared threading that cpu runs the engine's hot thread alone.
-fn run_tickwire(
-    harness: &Harness,
-    limit: Duration,
-    dir: &Path,
-    placement: &Placement,
-    in_process: &mut InProcess,
-) -> usize {
+fn run_tickwire(harness: &Harness, run: &EngineRun, in_process: &mut InProcess) -> usize {
+    let EngineRun {
+        dir,
+        placement,
+        warmup,
+        limit,
+        mlock,
+    } = *run;
     let engine = arg_text("--engine").map_or_else(|| release_dir().join("engine"), PathBuf::from);
     // On tmpfs, as the engine's default is: a region on a disk filesystem is write-protected by
     // writeback every few seconds, and each publish after that takes a page fault.
@@ -534,7 +581,7 @@ lot_size = "0.00001"
         .arg(&config_path)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
-    if may_lock_memory() {
+    if mlock {
         command.arg("--mlock");
     }
     if let (Some(cpus), Some(&core)) = (
@@ -547,15 +594,28 @@ lot_size = "0.00001"
         // allocation, no lock, async-signal-safe. The engine's threads inherit the mask.
         unsafe { command.pre_exec(move || pin_current_thread(&cpus)) };
     }
-    let started = Instant::now();
     let mut child = command.spawn().expect("engine");
+    // The hot thread's turn counter, read after the warm-up and at the end (it is published with
+    // the strategy's housekeeping, so both readings lag by at most its period).
+    std::thread::sleep(warmup);
+    let turns_from = RegionReader::open(&shm)
+        .ok()
+        .map(|region| (region.counter(CounterId::StrategyLoops), Instant::now()));
     if !harness.wait_finished(limit) {
         eprintln!("tickwire: the measured window did not end within {limit:?}");
     }
     let threads =
         std::fs::read_dir(format!("/proc/{}/task", child.id())).map_or(0, |tasks| tasks.count());
     match RegionReader::open(&shm) {
-        Ok(region) => in_process.add(&region, started.elapsed()),
+        Ok(region) => {
+            in_process.add(&region);
+            if let Some((loops, at)) = turns_from {
+                let turns = region
+                    .counter(CounterId::StrategyLoops)
+                    .saturating_sub(loops);
+                in_process.add_turns(turns, at.elapsed());
+            }
+        }
         Err(e) => eprintln!("tickwire: its region could not be read: {e}"),
     }
     // SAFETY: kill(2) with SIGTERM on our own child's pid, not yet reaped.
@@ -566,26 +626,23 @@ lot_size = "0.00001"
     threads
 }
 
-/// Whether a process started from this one may `mlockall` all its memory: an unlimited
-/// `RLIMIT_MEMLOCK`, or `CAP_IPC_LOCK` (bit 14 of the effective capabilities), which ignores
-/// the limit.
+/// Whether a program this process starts may `mlockall` all its memory: an unlimited
+/// `RLIMIT_MEMLOCK`, or root with `CAP_IPC_LOCK` (bit 14) in the bounding set, which root
+/// keeps across `exec` and which ignores the limit. (A non-root process's effective
+/// capabilities do not survive `exec`.)
 fn may_lock_memory() -> bool {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit(2) writes the one rlimit `limit` points to, which lives across the call.
-    let unlimited = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } == 0
-        && limit.rlim_cur == libc::RLIM_INFINITY;
     const CAP_IPC_LOCK: u32 = 14;
-    let capable = std::fs::read_to_string("/proc/self/status")
+    let unlimited = tickwire_engine::host::memlock_limit() == Some(u64::MAX);
+    // SAFETY: geteuid(2) only returns the calling process's effective user id.
+    let root = unsafe { libc::geteuid() } == 0;
+    let bounded = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
-            let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            let hex = status.lines().find_map(|l| l.strip_prefix("CapBnd:"))?;
             u64::from_str_radix(hex.trim(), 16).ok()
         })
         .is_some_and(|caps| caps & (1 << CAP_IPC_LOCK) != 0);
-    unlimited || capable
+    unlimited || (root && bounded)
 }
 
 // ---- the conventional bot ----
@@ -944,7 +1001,7 @@ fn cpu_list(cpus: &Option<Vec<usize>>) -> Value {
     cpus.as_ref().map_or(Value::Null, |c| json!(c))
 }
 
-fn host(placement: &Placement, nice: Option<i32>, threads: &[(&str, usize)]) -> Value {
+fn host(placement: &Placement, nice: Option<i32>, mlock: bool, threads: &[(&str, usize)]) -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -964,7 +1021,7 @@ fn host(placement: &Placement, nice: Option<i32>, threads: &[(&str, usize)]) -> 
          memory {}; baseline: a tokio runtime with {} workers plus its block_on thread; floor: one \
          spinning thread",
         count("tickwire"),
-        if may_lock_memory() {
+        if mlock {
             "locked (--mlock)"
         } else {
             "not locked (no CAP_IPC_LOCK and a memlock limit)"
@@ -1080,7 +1137,7 @@ fn build_engine() {
 
 fn main() {
     let secs = arg("--secs", 3);
-    let rounds = arg("--rounds", 10).max(1);
+    let rounds = arg("--rounds", 12).max(1);
     let step = Duration::from_millis(arg("--step-ms", 2));
     let warmup_secs = arg("--warmup-secs", 2);
     let placement = placement();
@@ -1129,21 +1186,27 @@ fn main() {
     let start = || Harness::start(Arc::clone(&market), settings.clone()).expect("harness");
 
     // Rounds interleave the clients, so drift in the machine's load over the run falls on all
-    // three alike, and the order rotates from round to round, so no client always follows the
-    // same one; each client's samples are pooled over the rounds.
+    // three alike, and their order goes through all six from round to round (`ORDERS`); each
+    // client's samples are pooled over the rounds.
+    let mlock = may_lock_memory();
     let mut in_process = InProcess::new();
     let mut figures: [Figures; 3] = Default::default();
     let mut logs: [Vec<ServeLog>; 3] = Default::default();
     let (mut tickwire_threads, mut workers) = (0, 0);
     for round in 1..=rounds {
-        for turn in 0..3 {
-            let client = (round as usize - 1 + turn) % 3;
+        for client in ORDERS[(round as usize - 1) % ORDERS.len()] {
             eprintln!("round {round} of {rounds}: {}", CLIENTS[client]);
             let harness = start();
             match client {
                 0 => {
-                    tickwire_threads =
-                        run_tickwire(&harness, limit, dir.path(), &placement, &mut in_process);
+                    let run = EngineRun {
+                        dir: dir.path(),
+                        placement: &placement,
+                        warmup: settings.warmup,
+                        limit,
+                        mlock,
+                    };
+                    tickwire_threads = run_tickwire(&harness, &run, &mut in_process);
                 }
                 1 => {
                     workers =
@@ -1171,7 +1234,12 @@ fn main() {
             "baseline": harness_summary(&mut baseline_log),
             "floor": harness_summary(&mut floor_log),
         },
-        "host": host(&placement, nice, &[("tickwire", tickwire_threads), ("baseline", workers)]),
+        "host": host(
+            &placement,
+            nice,
+            mlock,
+            &[("tickwire", tickwire_threads), ("baseline", workers)]
+        ),
         "secs_per_client": secs * rounds,
         "rounds": rounds,
         "warmup_secs": warmup_secs,
@@ -1202,27 +1270,28 @@ fn main() {
         let p99s: Vec<String> = f
             .per_round
             .iter()
-            .map(|r| format!("{:.1}", r.1 as f64 / 1e3))
+            .map(|r| r.map_or("-".into(), |r| format!("{:.1}", r.p99 as f64 / 1e3)))
             .collect();
         println!("{name} p99 per round, us: {}", p99s.join(" "));
     }
     for (name, f) in [("tickwire", &tickwire), ("baseline", &baseline)] {
-        let spread = |which: usize| {
-            let d = above_per_round(f, &floor, which);
-            format!(
-                "{:+.1} us ({:+.1}..{:+.1})",
-                median(&d) as f64 / 1e3,
-                d.first().copied().unwrap_or(0) as f64 / 1e3,
-                d.last().copied().unwrap_or(0) as f64 / 1e3,
-            )
+        let summary = |pick: fn(&RoundQuantiles) -> u64| {
+            spread(&above_per_round(f, &floor, pick)).map_or("no rounds".into(), |(m, lo, hi)| {
+                format!(
+                    "{:+.1} us ({:+.1}..{:+.1})",
+                    m as f64 / 1e3,
+                    lo as f64 / 1e3,
+                    hi as f64 / 1e3
+                )
+            })
         };
         println!(
             "{name} above the floor: p50 {:+.1} us, p99 {:+.1} us; per round, median (min..max): \
              p50 {}, p99 {}",
             above(f, &floor, 0.5) as f64 / 1e3,
             above(f, &floor, 0.99) as f64 / 1e3,
-            spread(0),
-            spread(1),
+            summary(|r| r.p50),
+            summary(|r| r.p99),
         );
     }
     println!(
