@@ -598,15 +598,16 @@ lot_size = "0.00001"
     // The hot thread's turn counter, read after the warm-up and at the end (it is published with
     // the strategy's housekeeping, so both readings lag by at most its period).
     std::thread::sleep(warmup);
-    let turns_from = RegionReader::open(&shm)
-        .ok()
+    let region = RegionReader::open(&shm).ok();
+    let turns_from = region
+        .as_ref()
         .map(|region| (region.counter(CounterId::StrategyLoops), Instant::now()));
     if !harness.wait_finished(limit) {
         eprintln!("tickwire: the measured window did not end within {limit:?}");
     }
     let threads =
         std::fs::read_dir(format!("/proc/{}/task", child.id())).map_or(0, |tasks| tasks.count());
-    match RegionReader::open(&shm) {
+    match region.map_or_else(|| RegionReader::open(&shm), Ok) {
         Ok(region) => {
             in_process.add(&region);
             if let Some((loops, at)) = turns_from {
@@ -1188,7 +1189,13 @@ fn main() {
     // Rounds interleave the clients, so drift in the machine's load over the run falls on all
     // three alike, and their order goes through all six from round to round (`ORDERS`); each
     // client's samples are pooled over the rounds.
-    let mlock = may_lock_memory();
+    let tickwire_run = EngineRun {
+        dir: dir.path(),
+        placement: &placement,
+        warmup: settings.warmup,
+        limit,
+        mlock: may_lock_memory(),
+    };
     let mut in_process = InProcess::new();
     let mut figures: [Figures; 3] = Default::default();
     let mut logs: [Vec<ServeLog>; 3] = Default::default();
@@ -1198,16 +1205,7 @@ fn main() {
             eprintln!("round {round} of {rounds}: {}", CLIENTS[client]);
             let harness = start();
             match client {
-                0 => {
-                    let run = EngineRun {
-                        dir: dir.path(),
-                        placement: &placement,
-                        warmup: settings.warmup,
-                        limit,
-                        mlock,
-                    };
-                    tickwire_threads = run_tickwire(&harness, &run, &mut in_process);
-                }
+                0 => tickwire_threads = run_tickwire(&harness, &tickwire_run, &mut in_process),
                 1 => {
                     workers =
                         run_baseline(&harness, Instant::now() + limit, placement.client.clone());
@@ -1237,7 +1235,7 @@ fn main() {
         "host": host(
             &placement,
             nice,
-            mlock,
+            tickwire_run.mlock,
             &[("tickwire", tickwire_threads), ("baseline", workers)]
         ),
         "secs_per_client": secs * rounds,
