@@ -35,6 +35,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -188,7 +189,17 @@ pub async fn serve(
         }
     });
     match tls {
-        None => axum::serve(listener, app).await.context("serve"),
+        // Without TCP_NODELAY a response written while the previous one is unacknowledged
+        // waits for the client's delayed ACK (up to 40 ms on Linux): Nagle's algorithm. The
+        // TLS path sets it on each accepted socket, as this does.
+        None => axum::serve(
+            listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            }),
+            app,
+        )
+        .await
+        .context("serve"),
         Some(config) => serve_tls(listener, app, config).await,
     }
 }
