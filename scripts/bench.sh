@@ -8,6 +8,7 @@
 #   criterion micro benches (ring hop, seqlock, strategy step, decoders vs serde_json, order book
 #   vs BTreeMap, signed order encode vs the conventional way)
 #   tick_to_trade   wire to wire: tickwire vs a tokio baseline vs the floor   -> target/bench/tick_to_trade.{json,svg}
+#                   (tickwire is the profile-guided build, made first by scripts/pgo.sh)
 #   monitor_load    engine tick-to-trade with 100 dashboards vs none          -> target/bench/monitor_load.json
 #
 # --quick shortens every run (for a smoke check of the benches themselves).
@@ -21,10 +22,12 @@ mkdir -p "$target/bench"
 if [ "$quick" -eq 1 ]; then
     criterion=(--warm-up-time 1 --measurement-time 1)
     t2t=(--rounds 6 --secs 1)
+    pgo=(--secs 3)
     load=(--phase-secs 5)
 else
     criterion=(--warm-up-time 1 --measurement-time 3)
     t2t=(--rounds 24 --secs 3)
+    pgo=()
     load=(--phase-secs 20)
 fi
 
@@ -34,8 +37,14 @@ for bench in ring_hop seqlock strategy_step decode order_book order_encode; do
     cargo bench -p tickwire-benches --bench "$bench" -- "${criterion[@]}" >> "$target/bench/criterion.txt" 2>&1
 done
 
+echo "==> profile-guided engine build (log: $target/bench/pgo.txt)"
+scripts/pgo.sh "${pgo[@]}" > "$target/bench/pgo.txt" 2>&1 || { cat "$target/bench/pgo.txt" >&2; exit 1; }
+engine="$target/pgo/release/engine"
+case "$engine" in /*) ;; *) engine="$PWD/$engine" ;; esac
+
 echo "==> tick_to_trade"
-cargo bench -p tickwire-benches --bench tick_to_trade -- "${t2t[@]}" 2>/dev/null | tee "$target/bench/tick_to_trade.txt"
+cargo bench -p tickwire-benches --bench tick_to_trade -- "${t2t[@]}" --engine "$engine" 2>/dev/null \
+    | tee "$target/bench/tick_to_trade.txt"
 
 echo "==> monitor_load"
 cargo bench -p tickwire-benches --bench monitor_load -- "${load[@]}" 2>/dev/null | tee "$target/bench/monitor_load.txt"
@@ -56,6 +65,7 @@ for root, dirs, files in sorted(os.walk(criterion)):
         print(f"{name:<48} {text:>12}")
 print()
 t = json.load(open(f"{out}/tick_to_trade.json"))
+print(f"tick_to_trade's engine: {t['host'].get('engine', '?')}")
 print(f"{'wire to wire':<12} {'p50 us':>9} {'p99 us':>9} {'p99.9 us':>9} {'samples':>8} {'missed':>7}")
 for k in ("tickwire", "baseline", "floor"):
     v = t[k]

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Starts the engine for a low-latency run on a tuned host.
 #
-#   scripts/launch.sh --core N [--fifo] [--config FILE]
+#   scripts/launch.sh --core N [--fifo] [--config FILE] [--engine PATH]
 #
+# - --engine runs that binary instead of building target/release/engine: the profile-guided
+#   build of scripts/pgo.sh (target/pgo/release/engine) is the one for latency runs.
 # - The process is started with taskset on the housekeeping cores (every core but N), so the
 #   feed, gateway, persistence and log threads never run on N; the engine then pins only its
 #   strategy thread to N (core_affinity) — threads inherit their creator's affinity, so helpers
@@ -19,12 +21,14 @@ case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
 core=""
 fifo=0
 config="$root/config/demo.toml"
+engine=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --core) core="$2"; shift 2 ;;
         --fifo) fifo=1; shift ;;
         --config) config="$2"; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --engine) engine="$2"; shift 2 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "launch.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -33,8 +37,13 @@ cpus=$(nproc --all)
 if [ "$core" -ge "$cpus" ]; then echo "launch.sh: core $core does not exist ($cpus cores)" >&2; exit 2; fi
 if [ "$cpus" -lt 2 ]; then echo "launch.sh: needs at least 2 cores" >&2; exit 2; fi
 
-(cd "$root" && cargo build --release --quiet -p tickwire-engine --bin engine)
-engine="$bin/engine"
+if [ -z "$engine" ]; then
+    (cd "$root" && cargo build --release --quiet -p tickwire-engine --bin engine)
+    engine="$bin/engine"
+elif [ ! -x "$engine" ]; then
+    echo "launch.sh: --engine $engine: not an executable file" >&2
+    exit 2
+fi
 "$engine" check-host --core "$core" || true
 
 housekeeping=$(seq 0 $((cpus - 1)) | grep -vx "$core" | paste -sd, -)

@@ -51,8 +51,10 @@
 //! on a machine shared with builds, `--nice -20` gives them most of the CPU time they share
 //! with that other work.
 //!
-//! `--engine PATH` runs that engine binary instead of the workspace's release build (to compare
-//! two builds on the same machine, run after run).
+//! `--engine PATH` runs that engine binary instead of the workspace's release build: the
+//! profile-guided build of `scripts/pgo.sh` (`target/pgo/release/engine`, what
+//! `scripts/bench.sh` measures), or another build to compare on the same machine, run after
+//! run. The report names the binary (`host.engine`).
 //!
 //! `cargo bench -p tickwire-benches --bench tick_to_trade [-- --secs N --rounds N --step-ms N
 //! --warmup-secs N --idle backoff|busy-spin --threading dedicated|shared --pin split|none
@@ -518,7 +520,7 @@ fn run_tickwire(harness: &Harness, run: &EngineRun, in_process: &mut InProcess) 
         limit,
         mlock,
     } = *run;
-    let engine = arg_text("--engine").map_or_else(|| release_dir().join("engine"), PathBuf::from);
+    let engine = engine_path();
     // On tmpfs, as the engine's default is: a region on a disk filesystem is write-protected by
     // writeback every few seconds, and each publish after that takes a page fault.
     let shm = PathBuf::from(format!("/dev/shm/tickwire-t2t-{}", std::process::id()));
@@ -1002,7 +1004,13 @@ fn cpu_list(cpus: &Option<Vec<usize>>) -> Value {
     cpus.as_ref().map_or(Value::Null, |c| json!(c))
 }
 
-fn host(placement: &Placement, nice: Option<i32>, mlock: bool, threads: &[(&str, usize)]) -> Value {
+fn host(
+    placement: &Placement,
+    nice: Option<i32>,
+    mlock: bool,
+    engine: &Path,
+    threads: &[(&str, usize)],
+) -> Value {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -1061,6 +1069,7 @@ fn host(placement: &Placement, nice: Option<i32>, mlock: bool, threads: &[(&str,
             "floor": 1,
         },
         "nice": nice.unwrap_or(0),
+        "engine": engine.display().to_string(),
         "arrangement": match nice {
             Some(n) => format!("{arrangement}; harness and client at nice {n}"),
             None => arrangement,
@@ -1134,6 +1143,11 @@ fn build_engine() {
         .status()
         .expect("cargo build");
     assert!(built.success(), "release build of the engine failed");
+}
+
+/// The engine binary tickwire runs: `--engine`, else the workspace's release build.
+fn engine_path() -> PathBuf {
+    arg_text("--engine").map_or_else(|| release_dir().join("engine"), PathBuf::from)
 }
 
 fn main() {
@@ -1236,6 +1250,7 @@ fn main() {
             &placement,
             nice,
             tickwire_run.mlock,
+            &engine_path(),
             &[("tickwire", tickwire_threads), ("baseline", workers)]
         ),
         "secs_per_client": secs * rounds,
@@ -1314,6 +1329,7 @@ fn main() {
     }
     println!("tickwire in-process (socket read -> order write): {in_process}");
     println!("{}", report["host"]["arrangement"]);
+    println!("tickwire's engine binary: {}", report["host"]["engine"]);
     let out = release_dir().parent().expect("target").join("bench");
     std::fs::create_dir_all(&out).expect("target/bench");
     std::fs::write(
