@@ -482,14 +482,6 @@ impl OrderEncoder {
         true
     }
 
-    /// The requests of the cancels prepared now, as they would be sent.
-    pub fn prepared_requests(&self) -> impl Iterator<Item = &[u8]> {
-        self.prepared
-            .iter()
-            .filter(|p| p.client_id != 0)
-            .map(|p| p.request.as_slice())
-    }
-
     /// Drops the cancel prepared for an order (it is done, or its session is gone).
     pub fn forget_cancel(&mut self, client_id: u64) {
         for p in self
@@ -1243,29 +1235,6 @@ mod tests {
         e.forget_cancel(42);
         assert_eq!(e.stale_cancel(u64::MAX), None);
         assert!(now_built(&mut e, 42, 9, at + 700));
-    }
-
-    #[test]
-    fn prepared_requests_are_the_prepared_cancels_as_they_would_be_sent() {
-        let mut e = encoder(Some(Credentials::new(DOC_KEY, DOC_SECRET.as_bytes())));
-        assert_eq!(e.prepared_requests().count(), 0);
-        assert!(e.prepare_cancel(7, InstrumentId(0), 70, 1_000));
-        assert!(e.prepare_cancel(8, InstrumentId(0), 80, 1_001));
-        let listed: Vec<Vec<u8>> = e.prepared_requests().map(<[u8]>::to_vec).collect();
-        let sent: Vec<Vec<u8>> = [(7, 70, 1_000), (8, 80, 1_001)]
-            .into_iter()
-            .map(|(id, request_id, ms)| {
-                let (request, prepared) = e
-                    .cancel_with_origin(id, InstrumentId(0), request_id, ms)
-                    .expect("known");
-                assert!(prepared);
-                request.to_vec()
-            })
-            .collect();
-        assert_eq!(listed, sent);
-        e.forget_cancel(7);
-        let left: Vec<Vec<u8>> = e.prepared_requests().map(<[u8]>::to_vec).collect();
-        assert_eq!(left, sent[1..]);
     }
 
     #[test]
