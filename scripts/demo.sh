@@ -13,6 +13,8 @@
 # journal flushed, region removed) and leaves no process behind.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=scripts/venue-lib.sh
+source "$root/scripts/venue-lib.sh"
 bin="${CARGO_TARGET_DIR:-$root/target}/release"
 case "$bin" in /*) ;; *) bin="$root/$bin" ;; esac
 
@@ -57,28 +59,13 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-rm -f "$data_dir/venue/venue.json"
-"$bin/venue" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --data-dir "$data_dir/venue" \
-    2> "$data_dir/venue.log" &
-venue_pid=$!
-for _ in $(seq 1 200); do
-    [ -s "$data_dir/venue/venue.json" ] && break
-    kill -0 "$venue_pid" 2>/dev/null || { cat "$data_dir/venue.log" >&2; exit 1; }
-    sleep 0.05
-done
-venue_field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$data_dir/venue/venue.json" "$1"; }
-venue_ws=$(venue_field venue)
-venue_rest=$(venue_field rest)
-venue_admin=$(venue_field venue_admin)
-venue_ca=$(venue_field ca_file)
+venue_start "$data_dir/venue" "$data_dir/venue.log" \
+    "$bin/venue" --listen 127.0.0.1:0 --admin 127.0.0.1:0
+venue_ws=$(venue_field "$data_dir/venue" venue)
+venue_admin=$(venue_field "$data_dir/venue" venue_admin)
 
 config="$data_dir/demo.toml"
-sed -e "s|^instance = .*|instance = \"$instance\"|" \
-    -e "s|^run_dir = .*|run_dir = \"$data_dir\"|" \
-    -e "s|wss://127.0.0.1:9443|$venue_ws|" \
-    -e "s|https://127.0.0.1:9443|$venue_rest|" \
-    -e "s|run/venue/venue-ca.pem|$venue_ca|" \
-    "$root/config/demo.toml" > "$config"
+venue_config "$data_dir/venue" "$instance" "$data_dir" "$config"
 
 "$bin/engine" run --config "$config" 2> "$data_dir/engine.log" &
 engine_pid=$!

@@ -23,6 +23,8 @@
 # still builds the plain one, and scripts/launch.sh takes either (--engine).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=scripts/venue-lib.sh
+source "$root/scripts/venue-lib.sh"
 target="${CARGO_TARGET_DIR:-$root/target}"
 case "$target" in /*) ;; *) target="$root/$target" ;; esac
 secs=15
@@ -72,7 +74,7 @@ train() {
     local name="$1" transport="$2" idle="$3"
     local dir="$work/$name"
     mkdir -p "$dir"
-    local args=(--listen 127.0.0.1:0 --admin 127.0.0.1:0 --data-dir "$dir/venue" --step-ms 2)
+    local args=(--listen 127.0.0.1:0 --admin 127.0.0.1:0 --step-ms 2)
     [ "$transport" = plain ] && args+=(--plain)
     # A spinning run keeps its hot thread to the last core and everything else off it, as
     # scripts/launch.sh does: a venue sharing the spinning core answers milliseconds late.
@@ -85,34 +87,17 @@ train() {
             core_line="s|^# strategy_core = .*|strategy_core = $((cpus - 1))|"
         fi
     fi
-    "${pin[@]}" "$target/release/venue" "${args[@]}" 2> "$dir/venue.log" &
-    venue_pid=$!
-    for _ in $(seq 1 200); do
-        [ -s "$dir/venue/venue.json" ] && break
-        kill -0 "$venue_pid" 2>/dev/null || { cat "$dir/venue.log" >&2; exit 1; }
-        sleep 0.05
-    done
-    [ -s "$dir/venue/venue.json" ] || { echo "pgo.sh: the venue did not start" >&2; exit 1; }
-    local field="import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])"
-    local ws rest ca
-    ws=$(python3 -c "$field" "$dir/venue/venue.json" venue)
-    rest=$(python3 -c "$field" "$dir/venue/venue.json" rest)
-    ca=$(python3 -c "$field" "$dir/venue/venue.json" ca_file)
+    venue_start "$dir/venue" "$dir/venue.log" "${pin[@]}" "$target/release/venue" "${args[@]}"
     # The demo's config with this run's addresses and idle mode, requoting on every one-tick
     # move (so every quote that moves the top takes the path from the read to the write that
     # tick-to-trade measures; at the demo's 2 ticks most quotes end in a hold), and an order
     # budget that such requotes never exhaust (an exhausted budget trains the hold path).
-    sed -e "s|^instance = .*|instance = \"pgo-$name-$$\"|" \
-        -e "s|^run_dir = .*|run_dir = \"$dir\"|" \
+    venue_config "$dir/venue" "pgo-$name-$$" "$dir" "$dir/engine.toml" \
         -e "s|^idle = .*|idle = \"$idle\"|" \
         -e "$core_line" \
         -e "s|^max_orders_per_sec = .*|max_orders_per_sec = 5000|" \
         -e "s|^requote_threshold_ticks = .*|requote_threshold_ticks = 1|" \
-        -e "s|^warmup_events = .*|warmup_events = 1000|" \
-        -e "s|wss://127.0.0.1:9443|$ws|" \
-        -e "s|https://127.0.0.1:9443|$rest|" \
-        -e "s|run/venue/venue-ca.pem|$ca|" \
-        "$root/config/demo.toml" > "$dir/engine.toml"
+        -e "s|^warmup_events = .*|warmup_events = 1000|"
     if [ "$transport" = plain ]; then
         sed -i -e '/^ca_file = /d' "$dir/engine.toml"
     fi
