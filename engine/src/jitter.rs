@@ -89,7 +89,10 @@ pub fn measure(core: Option<usize>, span: Duration) -> std::io::Result<JitterRep
             let clock = LatencyClock::new();
             let mut tally = Tally::new(|ns| clock.ns_to_ticks(ns));
             let start = clock.ticks();
-            let end = start.saturating_add(clock.ns_to_ticks(span.as_nanos() as u64));
+            // One tick past the rounded-down conversion, so that the span converted back to ns
+            // is never short of the one asked for.
+            let span_ticks = clock.ns_to_ticks(span.as_nanos() as u64).saturating_add(1);
+            let end = start.saturating_add(span_ticks);
             let mut last = start;
             while last < end {
                 let now = clock.ticks();
