@@ -23,27 +23,30 @@ venue_start() {
 }
 
 # venue_field DIR NAME
-# A field of DIR/venue.json: venue (the WebSocket base URL), rest, venue_admin, ca_file (None
-# when plain).
+# A field of DIR/venue.json: venue (the WebSocket base URL), rest, venue_admin, ca_file (empty
+# when the venue is plain TCP).
 venue_field() {
-    python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" \
+    python3 -c "import json,sys; v = json.load(open(sys.argv[1]))[sys.argv[2]]; print('' if v is None else v)" \
         "$1/venue.json" "$2"
 }
 
 # venue_config DIR INSTANCE RUN_DIR OUT [SED_ARGS...]
 # Writes OUT: config/demo.toml with the instance name, run directory and the addresses and CA of
-# the venue whose data directory is DIR, then any further sed arguments (`-e 's|...|...|'`).
+# the venue whose data directory is DIR (no `ca_file` lines for a plain-TCP venue), then any
+# further sed arguments (`-e 's|...|...|'`).
 venue_config() {
     local dir="$1" instance="$2" run_dir="$3" out="$4"
     shift 4
-    local ws rest ca
+    local ws rest ca ca_line
     ws=$(venue_field "$dir" venue)
     rest=$(venue_field "$dir" rest)
     ca=$(venue_field "$dir" ca_file)
+    ca_line="s|run/venue/venue-ca.pem|$ca|"
+    [ -z "$ca" ] && ca_line='/^ca_file = /d'
     sed -e "s|^instance = .*|instance = \"$instance\"|" \
         -e "s|^run_dir = .*|run_dir = \"$run_dir\"|" \
         -e "s|wss://127.0.0.1:9443|$ws|" \
         -e "s|https://127.0.0.1:9443|$rest|" \
-        -e "s|run/venue/venue-ca.pem|$ca|" \
+        -e "$ca_line" \
         "$@" "$root/config/demo.toml" > "$out"
 }

@@ -54,7 +54,8 @@
 //! `--engine PATH` runs that engine binary instead of the workspace's release build: the
 //! profile-guided build of `scripts/pgo.sh` (`target/pgo/release/engine`, what
 //! `scripts/bench.sh` measures), or another build to compare on the same machine, run after
-//! run. The report names the binary (`host.engine`).
+//! run. The report names the binary (`host.engine`). Give an absolute path: cargo runs the
+//! bench from the `benches/` package directory.
 //!
 //! `cargo bench -p tickwire-benches --bench tick_to_trade [-- --secs N --rounds N --step-ms N
 //! --warmup-secs N --idle backoff|busy-spin --threading dedicated|shared --pin split|none
