@@ -438,9 +438,13 @@ fn stalled_dead_and_reattach_after_restart() {
     let mut second = EngineProcess::start(dir.path(), &config);
     second.wait_ready();
     monitor.wait_health(200, Duration::from_secs(30));
-    let s = state(&monitor);
+    // Healthy from its first heartbeat; `starting` until its first publication as running.
+    let s = wait_for(Duration::from_secs(10), || {
+        let s = state(&monitor);
+        (s["engine"]["status"] == "running").then_some(s)
+    })
+    .expect("the new engine reported running within 10 s");
     assert_eq!(s["engine"]["pid"], second.child.id());
-    assert_eq!(s["engine"]["status"], "running");
     second.signal(libc::SIGTERM);
     assert!(second.wait_exit(Duration::from_secs(10)).success());
     let health = monitor.wait_health(503, Duration::from_secs(3));
