@@ -40,16 +40,15 @@ done
 echo "==> profile-guided engine build (log: $target/bench/pgo.txt)"
 if scripts/pgo.sh "${pgo[@]}" > "$target/bench/pgo.txt" 2>&1; then
     engine="$target/pgo/release/engine"
+    case "$engine" in /*) ;; *) engine="$PWD/$engine" ;; esac
+    t2t+=(--engine "$engine")
 else
     tail -5 "$target/bench/pgo.txt" >&2
     echo "bench.sh: the profile-guided build failed (above); tick_to_trade measures the release build" >&2
-    cargo build --release --quiet -p tickwire-engine --bin engine
-    engine="$target/release/engine"
 fi
-case "$engine" in /*) ;; *) engine="$PWD/$engine" ;; esac
 
 echo "==> tick_to_trade"
-cargo bench -p tickwire-benches --bench tick_to_trade -- "${t2t[@]}" --engine "$engine" 2>/dev/null \
+cargo bench -p tickwire-benches --bench tick_to_trade -- "${t2t[@]}" 2>/dev/null \
     | tee "$target/bench/tick_to_trade.txt"
 
 echo "==> monitor_load"

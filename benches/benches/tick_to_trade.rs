@@ -503,6 +503,8 @@ struct EngineRun<'a> {
     limit: Duration,
     /// Whether to lock its memory (`--mlock`).
     mlock: bool,
+    /// The engine binary (`--engine`, else the workspace's release build).
+    engine: &'a Path,
 }
 
 /// Runs the real engine against `harness` until its window is over; adds its in-process
@@ -520,8 +522,8 @@ fn run_tickwire(harness: &Harness, run: &EngineRun, in_process: &mut InProcess) 
         warmup,
         limit,
         mlock,
+        engine,
     } = *run;
-    let engine = engine_path();
     // On tmpfs, as the engine's default is: a region on a disk filesystem is write-protected by
     // writeback every few seconds, and each publish after that takes a page fault.
     let shm = PathBuf::from(format!("/dev/shm/tickwire-t2t-{}", std::process::id()));
@@ -1146,25 +1148,27 @@ fn build_engine() {
     assert!(built.success(), "release build of the engine failed");
 }
 
-/// The engine binary tickwire runs: `--engine`, else the workspace's release build.
-fn engine_path() -> PathBuf {
-    arg_text("--engine").map_or_else(|| release_dir().join("engine"), PathBuf::from)
-}
-
 fn main() {
     let secs = arg("--secs", 3);
     let rounds = arg("--rounds", 12).max(1);
     let step = Duration::from_millis(arg("--step-ms", 2));
     let warmup_secs = arg("--warmup-secs", 2);
     let placement = placement();
-    if let Some(engine) = arg_text("--engine") {
-        assert!(
-            Path::new(&engine).is_file(),
-            "--engine {engine}: no such file"
-        );
-    } else {
-        build_engine();
-    }
+    let engine = match arg_text("--engine") {
+        Some(engine) => {
+            let engine = PathBuf::from(engine);
+            assert!(
+                engine.is_file(),
+                "--engine {}: no such file",
+                engine.display()
+            );
+            engine
+        }
+        None => {
+            build_engine();
+            release_dir().join("engine")
+        }
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let nice = arg_text("--nice").map(|n| {
         let n: i32 = n
@@ -1210,6 +1214,7 @@ fn main() {
         warmup: settings.warmup,
         limit,
         mlock: may_lock_memory(),
+        engine: &engine,
     };
     let mut in_process = InProcess::new();
     let mut figures: [Figures; 3] = Default::default();
@@ -1251,7 +1256,7 @@ fn main() {
             &placement,
             nice,
             tickwire_run.mlock,
-            &engine_path(),
+            tickwire_run.engine,
             &[("tickwire", tickwire_threads), ("baseline", workers)]
         ),
         "secs_per_client": secs * rounds,
