@@ -394,6 +394,10 @@ struct InProcess {
     tick_ns_q32: u64,
     /// The hot threads' turns after the warm-up, and over how long, added up.
     turns: (u64, Duration),
+    /// Each engine run's own tick-to-trade p50, ns, in the order of its rounds: set beside the
+    /// floor's p50 of the same rounds, they show how much of the pooled figure is the machine's
+    /// phase. `None` for a run whose region could not be read.
+    p50_per_round: Vec<Option<u64>>,
 }
 
 const IN_PROCESS_COUNTERS: [CounterId; 6] = [
@@ -415,6 +419,7 @@ impl InProcess {
             counters: IN_PROCESS_COUNTERS.iter().map(|&id| (id, 0)).collect(),
             tick_ns_q32: 0,
             turns: (0, Duration::ZERO),
+            p50_per_round: Vec::new(),
         }
     }
 
@@ -433,6 +438,14 @@ impl InProcess {
             *total += region.counter(*id);
         }
         self.tick_ns_q32 = region.ticks_to_ns(1 << 32);
+        let run = region.latency_ticks(Stage::TickToTrade);
+        self.p50_per_round
+            .push(Some(region.ticks_to_ns(run.value_at_quantile(0.5))));
+    }
+
+    /// Notes a run whose region could not be read (its round has no in-process figures).
+    fn add_unread(&mut self) {
+        self.p50_per_round.push(None);
     }
 
     fn ns(&self, ticks: u64) -> u64 {
@@ -477,6 +490,7 @@ impl InProcess {
             "p999_ns": at(Stage::TickToTrade, 0.999),
             "max_ns": self.ns(t2t.max),
             "samples": t2t.count,
+            "p50_ns_per_round": self.p50_per_round,
             "definition": "a market event's socket read done -> the first request it caused, \
                            encoded, handed to the connection's write (the engine's \
                            tick_to_trade stage)",
@@ -622,7 +636,10 @@ lot_size = "0.00001"
                 in_process.add_turns(turns, at.elapsed());
             }
         }
-        Err(e) => eprintln!("tickwire: its region could not be read: {e}"),
+        Err(e) => {
+            eprintln!("tickwire: its region could not be read: {e}");
+            in_process.add_unread();
+        }
     }
     // SAFETY: kill(2) with SIGTERM on our own child's pid, not yet reaped.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
@@ -1286,12 +1303,19 @@ fn main() {
         );
     }
     for (name, f) in clients {
-        let p99s: Vec<String> = f
-            .per_round
-            .iter()
-            .map(|r| r.map_or("-".into(), |r| format!("{:.1}", r.p99 as f64 / 1e3)))
-            .collect();
-        println!("{name} p99 per round, us: {}", p99s.join(" "));
+        for q in ["p50", "p99"] {
+            let per_round: Vec<String> = f
+                .per_round
+                .iter()
+                .map(|r| {
+                    r.map_or("-".into(), |r| {
+                        let ns = if q == "p50" { r.p50 } else { r.p99 };
+                        format!("{:.1}", ns as f64 / 1e3)
+                    })
+                })
+                .collect();
+            println!("{name} {q} per round, us: {}", per_round.join(" "));
+        }
     }
     for (name, f) in [("tickwire", &tickwire), ("baseline", &baseline)] {
         let summary = |pick: fn(&RoundQuantiles) -> u64| {
@@ -1334,6 +1358,16 @@ fn main() {
         );
     }
     println!("tickwire in-process (socket read -> order write): {in_process}");
+    let p50s: Vec<String> = in_process["p50_ns_per_round"]
+        .as_array()
+        .map(|rounds| {
+            rounds
+                .iter()
+                .map(|ns| ns.as_u64().map_or("-".into(), |ns| ns.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    println!("tickwire in-process p50 per round, ns: {}", p50s.join(" "));
     println!("{}", report["host"]["arrangement"]);
     println!("tickwire's engine binary: {}", report["host"]["engine"]);
     let out = release_dir().parent().expect("target").join("bench");
