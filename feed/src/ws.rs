@@ -131,6 +131,12 @@ pub enum Cause {
     Oversize,
     /// The server broke the WebSocket protocol.
     Protocol,
+    /// The TLS stream ended without `close_notify`: cut short, possibly inside a record (a
+    /// truncation the peer did not sign off).
+    Truncated,
+    /// A TLS record was refused: it failed to decrypt or broke the TLS protocol (corrupted or
+    /// forged in transit).
+    TlsRecord,
     /// Reading failed (a reset, most often).
     Read,
     /// Writing failed.
@@ -154,9 +160,43 @@ impl Cause {
                  attempt {}"
             }
             Cause::Protocol => "the server broke the WebSocket protocol; reconnecting, attempt {}",
+            Cause::Truncated => {
+                "the server's TLS stream ended without close_notify (truncated); reconnecting, \
+                 attempt {}"
+            }
+            Cause::TlsRecord => {
+                "a TLS record failed to decrypt or broke the protocol (corrupted in transit?); \
+                 reconnecting, attempt {}"
+            }
             Cause::Read => "read failed (connection reset?); reconnecting, attempt {}",
             Cause::Write => "write failed; reconnecting, attempt {}",
         }
+    }
+}
+
+/// The stream's end, read as such (for plain TCP a FIN, for TLS after `close_notify`): the
+/// server closed the connection, if without a WebSocket close frame.
+#[derive(Debug)]
+struct StreamEnded;
+
+impl std::fmt::Display for StreamEnded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the server ended the connection without a close frame")
+    }
+}
+
+impl std::error::Error for StreamEnded {}
+
+/// Why a read failed, by kind. Only the TLS layer reports an end of the stream other than
+/// [`StreamEnded`] (one without `close_notify`) and invalid data (a record it refused).
+fn read_cause(e: &io::Error) -> Cause {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof if e.get_ref().is_some_and(|e| e.is::<StreamEnded>()) => {
+            Cause::ClosedByServer
+        }
+        io::ErrorKind::UnexpectedEof => Cause::Truncated,
+        io::ErrorKind::InvalidData => Cause::TlsRecord,
+        _ => Cause::Read,
     }
 }
 
@@ -336,10 +376,7 @@ impl Buffers {
     fn read(&mut self, stream: &mut Stream) -> io::Result<bool> {
         self.compact_rx();
         match stream.read(&mut self.rx[self.rx_end..]) {
-            Ok(0) => Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the server ended the connection without a close frame",
-            )),
+            Ok(0) => Err(io::Error::new(io::ErrorKind::UnexpectedEof, StreamEnded)),
             Ok(n) => {
                 self.rx_end += n;
                 Ok(true)
@@ -856,12 +893,7 @@ impl WsConnection {
                     Ok(true) => continue,
                     Ok(false) => break,
                     Err(e) => {
-                        let cause = if e.kind() == io::ErrorKind::UnexpectedEof {
-                            Cause::ClosedByServer
-                        } else {
-                            Cause::Read
-                        };
-                        return Some(self.fail(registry, now, cause, format!("read: {e}")));
+                        return Some(self.fail(registry, now, read_cause(&e), format!("read: {e}")))
                     }
                 }
             };
@@ -1048,6 +1080,21 @@ mod tests {
         c.buffers.tx.extend_from_slice(b"pending");
         c.warm_frame(b"{}");
         assert_eq!(c.buffers.tx, b"pending");
+    }
+
+    #[test]
+    fn read_failures_are_told_apart() {
+        let ended = io::Error::new(io::ErrorKind::UnexpectedEof, StreamEnded);
+        assert_eq!(read_cause(&ended), Cause::ClosedByServer);
+        let truncated = io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "peer closed connection without sending TLS close_notify",
+        );
+        assert_eq!(read_cause(&truncated), Cause::Truncated);
+        let refused = io::Error::new(io::ErrorKind::InvalidData, "received corrupt message");
+        assert_eq!(read_cause(&refused), Cause::TlsRecord);
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert_eq!(read_cause(&reset), Cause::Read);
     }
 
     #[test]
