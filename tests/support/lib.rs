@@ -3,6 +3,7 @@
 //! behind (every [`EngineProcess`] is killed on drop). Every wait is bounded in time.
 #![deny(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod feed_checks;
 pub mod proxy;
 pub mod storage;
 

@@ -1,11 +1,20 @@
-//! A fault-injecting TCP proxy for a plain (`ws://`) WebSocket market-data stream.
+//! A fault-injecting TCP proxy for a WebSocket market-data stream, plain (`ws://`) or TLS
+//! (`wss://`).
 //!
 //! The proxy sits between the engine's feed connection and the venue. Bytes from the client go
-//! to the venue unchanged (unless the connection is black-holed). Bytes from the venue pass the
-//! HTTP handshake answer through verbatim, then are cut into WebSocket frames (server frames
-//! are unmasked, so the proxy can read and rewrite them) and each frame meets the current
-//! [`Fault`]: passed, dropped, held, duplicated, dripped a byte at a time, or replaced by a
-//! hostile frame; a reset aborts the TCP connection with an RST half-way through a frame.
+//! to the venue unchanged (unless the connection is black-holed, or its handshake stalled).
+//!
+//! - **Plain** ([`FaultProxy::start`]): bytes from the venue pass the HTTP handshake answer
+//!   through verbatim, then are cut into WebSocket frames (server frames are unmasked, so the
+//!   proxy can read and rewrite them) and each frame meets the current [`Fault`]: passed,
+//!   dropped, held, duplicated, dripped a byte at a time, or replaced by a hostile frame; a
+//!   reset aborts the TCP connection with an RST half-way through a frame.
+//! - **TLS** ([`FaultProxy::start_tls`]): the proxy holds no key, so it cuts the venue's bytes
+//!   into TLS records and the faults act on the records the client must decrypt: a flipped
+//!   ciphertext byte, a record cut short by a FIN (no `close_notify`) or an RST, and handshakes
+//!   that go unanswered. Record faults wait until the connection has carried
+//!   [`ESTABLISHED_RECORDS`] application-data records, so they hit an open stream, not its
+//!   handshake.
 //!
 //! One-shot faults act on the next data frame they apply to, count themselves in
 //! [`FaultProxy::applied`] and return the proxy to [`Fault::Pass`]. Every connection is served
@@ -31,7 +40,8 @@ pub enum Fault {
     Blackhole,
     /// Frames pass one byte at a time, this many milliseconds apart.
     Drip(u64),
-    /// One-shot: half of the next data frame, then the connection is reset (RST).
+    /// One-shot: half of the next data frame (TLS: application-data record), then the
+    /// connection is reset (RST).
     ResetMidFrame,
     /// One-shot: a text frame header announcing 256 MiB, followed by 64 KiB of it.
     OversizeFrame,
@@ -43,11 +53,36 @@ pub enum Fault {
     DuplicateDepth,
     /// One-shot: the next depth diff is held and sent after the one that follows it.
     SwapDepth,
+    /// TLS, one-shot: one byte of the next application-data record's ciphertext is flipped.
+    CorruptRecord,
+    /// TLS, one-shot: half of the next application-data record, then a FIN: the stream ends
+    /// inside a record, without `close_notify`.
+    TruncateRecord,
+    /// TLS: an open connection is reset, and new ones get nothing forwarded either way: the
+    /// venue accepts TCP connections but never answers a TLS handshake.
+    StallHandshake,
 }
+
+/// How the proxy cuts the venue's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// The HTTP answer, then WebSocket frames.
+    WebSocket,
+    /// TLS records.
+    Tls,
+}
+
+/// Application-data records from the venue after which a TLS connection counts as open (its
+/// handshake, the HTTP upgrade and the first market data are behind it).
+pub const ESTABLISHED_RECORDS: u64 = 20;
+
+/// TLS record content type of application data.
+const APPLICATION_DATA: u8 = 23;
 
 #[derive(Debug)]
 struct Shared {
     upstream: SocketAddr,
+    framing: Framing,
     fault: Mutex<Fault>,
     applied: AtomicU64,
     connections: AtomicU64,
@@ -79,8 +114,18 @@ pub struct FaultProxy {
 }
 
 impl FaultProxy {
-    /// Starts a proxy forwarding to `upstream`.
+    /// Starts a proxy forwarding to a plain WebSocket server at `upstream`.
     pub fn start(upstream: SocketAddr) -> Self {
+        Self::with_framing(upstream, Framing::WebSocket)
+    }
+
+    /// Starts a proxy forwarding to a TLS WebSocket server at `upstream` (the client still
+    /// checks the server's certificate: it names the host, not the port).
+    pub fn start_tls(upstream: SocketAddr) -> Self {
+        Self::with_framing(upstream, Framing::Tls)
+    }
+
+    fn with_framing(upstream: SocketAddr, framing: Framing) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         listener
             .set_nonblocking(true)
@@ -88,6 +133,7 @@ impl FaultProxy {
         let addr = listener.local_addr().expect("proxy address");
         let shared = Arc::new(Shared {
             upstream,
+            framing,
             fault: Mutex::new(Fault::Pass),
             applied: AtomicU64::new(0),
             connections: AtomicU64::new(0),
@@ -165,6 +211,8 @@ struct Connection {
     pending: Vec<u8>,
     handshake_done: bool,
     held: Option<Vec<u8>>,
+    /// TLS: application-data records forwarded from the venue.
+    records: u64,
 }
 
 enum Flow {
@@ -184,6 +232,7 @@ impl Connection {
             pending: Vec::new(),
             handshake_done: false,
             held: None,
+            records: 0,
         })
     }
 
@@ -195,7 +244,7 @@ impl Connection {
                 Ok(0) => return Ok(()),
                 Ok(n) => {
                     moved = true;
-                    if shared.fault() != Fault::Blackhole {
+                    if !self.swallowing(shared.fault()) {
                         write_all(&mut self.upstream, &buf[..n], shared)?;
                     }
                 }
@@ -221,8 +270,27 @@ impl Connection {
         Ok(())
     }
 
-    /// Forwards every complete frame in `pending`, applying the fault.
+    /// Whether the client's bytes are dropped under `fault`.
+    fn swallowing(&self, fault: Fault) -> bool {
+        fault == Fault::Blackhole || (fault == Fault::StallHandshake && !self.established())
+    }
+
+    /// TLS: whether the connection is past its handshake (see [`ESTABLISHED_RECORDS`]).
+    fn established(&self) -> bool {
+        self.records >= ESTABLISHED_RECORDS
+    }
+
+    /// Forwards every complete frame (TLS: record) in `pending`, applying the fault.
     fn forward(&mut self, shared: &Shared) -> io::Result<Flow> {
+        if shared.framing == Framing::Tls {
+            while let Some(len) = record_len(&self.pending)? {
+                let record: Vec<u8> = self.pending.drain(..len).collect();
+                if let Flow::Closed = self.apply_record(shared, record)? {
+                    return Ok(Flow::Closed);
+                }
+            }
+            return Ok(Flow::Continue);
+        }
         if !self.handshake_done {
             let Some(end) = self.pending.windows(4).position(|w| w == b"\r\n\r\n") else {
                 return Ok(Flow::Continue);
@@ -260,12 +328,7 @@ impl Connection {
                     std::thread::sleep(Duration::from_millis(ms));
                 }
             }
-            Fault::ResetMidFrame if data => {
-                write_all(&mut self.client, &frame[..frame.len() / 2], shared)?;
-                shared.done(fault);
-                reset(&self.client);
-                return Ok(Flow::Closed);
-            }
+            Fault::ResetMidFrame if data => return self.cut(shared, frame, fault, true),
             Fault::OversizeFrame if data => {
                 let mut hostile = vec![0x81, 127];
                 hostile.extend_from_slice(&(256u64 << 20).to_be_bytes());
@@ -301,6 +364,87 @@ impl Connection {
         }
         Ok(Flow::Continue)
     }
+
+    /// Forwards the first half of `bytes`, marks the one-shot `fault` done and ends the
+    /// connection to the client inside them: with an RST, or with a FIN (`with_rst == false`).
+    /// After a FIN the client's bytes are read and dropped until it closes (5 s at most), so
+    /// that the close that follows is not turned into an RST by unread data.
+    fn cut(
+        &mut self,
+        shared: &Shared,
+        bytes: &[u8],
+        fault: Fault,
+        with_rst: bool,
+    ) -> io::Result<Flow> {
+        write_all(&mut self.client, &bytes[..bytes.len() / 2], shared)?;
+        shared.done(fault);
+        if with_rst {
+            reset(&self.client);
+        } else {
+            self.client.shutdown(std::net::Shutdown::Write)?;
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            let mut sink = [0u8; 4096];
+            while std::time::Instant::now() < deadline && !shared.stop.load(Ordering::SeqCst) {
+                match self.client.read(&mut sink) {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        Ok(Flow::Closed)
+    }
+
+    fn apply_record(&mut self, shared: &Shared, mut record: Vec<u8>) -> io::Result<Flow> {
+        let fault = shared.fault();
+        let data = record[0] == APPLICATION_DATA;
+        let open = self.established();
+        if data {
+            self.records += 1;
+        }
+        match fault {
+            Fault::Blackhole => {}
+            Fault::StallHandshake if open => {
+                reset(&self.client);
+                return Ok(Flow::Closed);
+            }
+            Fault::StallHandshake => {}
+            Fault::CorruptRecord if data && open => {
+                let at = RECORD_HEADER + (record.len() - RECORD_HEADER) / 2;
+                record[at] ^= 0x01;
+                write_all(&mut self.client, &record, shared)?;
+                shared.done(fault);
+            }
+            Fault::TruncateRecord if data && open => {
+                return self.cut(shared, &record, fault, false)
+            }
+            Fault::ResetMidFrame if data && open => return self.cut(shared, &record, fault, true),
+            _ => write_all(&mut self.client, &record, shared)?,
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+/// A TLS record's header: content type, version, length.
+const RECORD_HEADER: usize = 5;
+
+/// Length of the complete TLS record at the start of `bytes`, if it is all there.
+fn record_len(bytes: &[u8]) -> io::Result<Option<usize>> {
+    if bytes.len() < RECORD_HEADER {
+        return Ok(None);
+    }
+    let payload = usize::from(u16::from_be_bytes([bytes[3], bytes[4]]));
+    if payload == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the venue sent an empty TLS record",
+        ));
+    }
+    let total = RECORD_HEADER + payload;
+    Ok((bytes.len() >= total).then_some(total))
 }
 
 /// Length of the complete frame at the start of `bytes`, if it is all there.

@@ -1,0 +1,120 @@
+//! The engine's market-data connection over TLS, through the fault-injecting proxy in TLS mode
+//! (tests/support/proxy.rs, `FaultProxy::start_tls`) in front of the real venue simulator:
+//! a flipped ciphertext byte, a stream ending inside a record without `close_notify`, an RST
+//! inside a record, and a venue that accepts connections but never answers a TLS handshake.
+//!
+//! The proxy holds no key: every fault is one a network or a broken peer can cause, and the
+//! engine's TLS layer must refuse it. After each the test asserts that the engine reconnected
+//! (none is a decode error: no byte of a damaged record reaches the decoder) and quotes again
+//! on a new connection; while the handshakes stall, that it quotes nothing and the alarm shows
+//! in the region and on the monitor; at the end, that the log names each cause apart (a
+//! refused record, a truncation, a reset, a handshake timeout) and that SIGTERM still ends the
+//! engine cleanly.
+
+use std::time::Duration;
+use tickwire_shm::layout::CounterId;
+use tickwire_tests::feed_checks::{
+    assert_not_quoting_and_alarmed, wait_applied, wait_counter, wait_live_on_a_new_connection,
+};
+use tickwire_tests::proxy::{Fault, FaultProxy};
+use tickwire_tests::{
+    test_config, wait_feed_live, wait_for, with_feed, EngineProcess, MonitorProcess, VenueProcess,
+};
+
+#[test]
+fn every_tls_fault_from_the_proxy_is_refused_and_survived() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let venue = VenueProcess::start(dir.path(), 37);
+    let upstream = venue
+        .ws
+        .trim_start_matches("wss://")
+        .parse()
+        .expect("venue address");
+    let ca = venue.ca_file.as_ref().expect("a TLS venue writes its CA");
+    let proxy = FaultProxy::start_tls(upstream);
+    let feed = format!(
+        "[feed]\nsource = \"venue\"\nurl = \"wss://{}/stream\"\nrest_url = \"{}\"\n\
+         ca_file = \"{}\"\nping_after_ms = 300\ndead_after_ms = 1500\n",
+        proxy.addr,
+        venue.rest,
+        ca.display()
+    );
+    let config = with_feed(&test_config(dir.path(), "tlsfault", ""), &feed);
+    let mut engine = EngineProcess::start(dir.path(), &config);
+    let r = engine.wait_ready();
+    let monitor = MonitorProcess::start(&engine.shm, &[]);
+    wait_feed_live(&r, "start");
+    wait_for(Duration::from_secs(20), || {
+        (r.open_orders().ok()?.count > 0).then_some(())
+    })
+    .expect("quoting on live data over TLS");
+    let errors = |r: &tickwire_shm::region::RegionReader| r.counter(CounterId::DecodeErrors);
+    let e0 = errors(&r);
+
+    // One-shot record faults: each ends the connection at once; the engine reconnects.
+    for (fault, what) in [
+        (Fault::CorruptRecord, "a flipped ciphertext byte"),
+        (Fault::TruncateRecord, "a FIN inside a record"),
+        (Fault::ResetMidFrame, "an RST inside a record"),
+    ] {
+        let (c0, n0) = (r.counter(CounterId::FeedReconnects), proxy.connections());
+        let applied = proxy.applied();
+        proxy.set(fault);
+        wait_applied(&proxy, applied, what);
+        wait_counter(&r, CounterId::FeedReconnects, c0, what);
+        wait_live_on_a_new_connection(&r, &proxy, n0, what);
+        wait_for(Duration::from_secs(20), || {
+            (r.open_orders().ok()?.count > 0).then_some(())
+        })
+        .unwrap_or_else(|| panic!("quoting again after {what}"));
+    }
+
+    // Handshakes that go unanswered: the open connection is reset, every new one times out in
+    // its handshake; the feed stays down, quotes withdrawn, until the venue answers again.
+    let (c0, n0) = (r.counter(CounterId::FeedReconnects), proxy.connections());
+    proxy.set(Fault::StallHandshake);
+    assert_not_quoting_and_alarmed(&r, &monitor, "the stalled handshakes");
+    wait_for(Duration::from_secs(20), || {
+        engine
+            .stderr_text()
+            .contains("handshake timed out")
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("no handshake timeout logged:\n{}", engine.stderr_text()));
+    assert!(
+        proxy.connections() > n0,
+        "the engine tried again while the handshakes stalled"
+    );
+    assert!(r.counter(CounterId::FeedReconnects) > c0);
+    let n1 = proxy.connections();
+    proxy.set(Fault::Pass);
+    wait_live_on_a_new_connection(&r, &proxy, n1, "the stalled handshakes");
+    wait_for(Duration::from_secs(20), || {
+        (r.open_orders().ok()?.count > 0).then_some(())
+    })
+    .expect("quoting again after every fault");
+
+    assert_eq!(
+        errors(&r),
+        e0,
+        "no byte of a damaged record reached the decoder"
+    );
+    let log = engine.stderr_text();
+    for why in [
+        "a TLS record failed to decrypt or broke the protocol",
+        "the server's TLS stream ended without close_notify (truncated)",
+        "read failed (connection reset?)",
+        "handshake timed out; retrying",
+    ] {
+        assert!(log.contains(why), "the log does not say {why:?}:\n{log}");
+    }
+
+    engine.signal(libc::SIGTERM);
+    assert!(
+        engine.wait_exit(Duration::from_secs(10)).success(),
+        "{}",
+        engine.stderr_text()
+    );
+    assert_eq!(r.counter(CounterId::HotPathAllocations), 0);
+    assert!(!engine.shm.exists(), "region removed at exit");
+}
