@@ -13,43 +13,21 @@
 
 use std::time::Duration;
 use tickwire_shm::layout::CounterId;
+use tickwire_shm::region::RegionReader;
 use tickwire_tests::feed_checks::{
-    assert_not_quoting_and_alarmed, wait_applied, wait_counter, wait_live_on_a_new_connection,
+    assert_log_says, assert_not_quoting_and_alarmed, wait_applied, wait_counter,
+    wait_live_on_a_new_connection, ProxiedFeed,
 };
-use tickwire_tests::proxy::{Fault, FaultProxy};
-use tickwire_tests::{
-    test_config, wait_feed_live, wait_for, with_feed, EngineProcess, MonitorProcess, VenueProcess,
-};
+use tickwire_tests::proxy::Fault;
+use tickwire_tests::wait_for;
 
 #[test]
 fn every_tls_fault_from_the_proxy_is_refused_and_survived() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let venue = VenueProcess::start(dir.path(), 37);
-    let upstream = venue
-        .ws
-        .trim_start_matches("wss://")
-        .parse()
-        .expect("venue address");
-    let ca = venue.ca_file.as_ref().expect("a TLS venue writes its CA");
-    let proxy = FaultProxy::start_tls(upstream);
-    let feed = format!(
-        "[feed]\nsource = \"venue\"\nurl = \"wss://{}/stream\"\nrest_url = \"{}\"\n\
-         ca_file = \"{}\"\nping_after_ms = 300\ndead_after_ms = 1500\n",
-        proxy.addr,
-        venue.rest,
-        ca.display()
-    );
-    let config = with_feed(&test_config(dir.path(), "tlsfault", ""), &feed);
-    let mut engine = EngineProcess::start(dir.path(), &config);
-    let r = engine.wait_ready();
-    let monitor = MonitorProcess::start(&engine.shm, &[]);
-    wait_feed_live(&r, "start");
-    wait_for(Duration::from_secs(20), || {
-        (r.open_orders().ok()?.count > 0).then_some(())
-    })
-    .expect("quoting on live data over TLS");
-    let errors = |r: &tickwire_shm::region::RegionReader| r.counter(CounterId::DecodeErrors);
-    let e0 = errors(&r);
+    let mut feed = ProxiedFeed::start(dir.path(), 37, true, "tlsfault");
+    let (proxy, r, monitor, engine) = (&feed.proxy, &feed.region, &feed.monitor, &mut feed.engine);
+    let errors = |r: &RegionReader| r.counter(CounterId::DecodeErrors);
+    let e0 = errors(r);
 
     // One-shot record faults: each ends the connection at once; the engine reconnects.
     for (fault, what) in [
@@ -60,9 +38,9 @@ fn every_tls_fault_from_the_proxy_is_refused_and_survived() {
         let (c0, n0) = (r.counter(CounterId::FeedReconnects), proxy.connections());
         let applied = proxy.applied();
         proxy.set(fault);
-        wait_applied(&proxy, applied, what);
-        wait_counter(&r, CounterId::FeedReconnects, c0, what);
-        wait_live_on_a_new_connection(&r, &proxy, n0, what);
+        wait_applied(proxy, applied, what);
+        wait_counter(r, CounterId::FeedReconnects, c0, what);
+        wait_live_on_a_new_connection(r, proxy, n0, what);
         wait_for(Duration::from_secs(20), || {
             (r.open_orders().ok()?.count > 0).then_some(())
         })
@@ -73,7 +51,7 @@ fn every_tls_fault_from_the_proxy_is_refused_and_survived() {
     // its handshake; the feed stays down, quotes withdrawn, until the venue answers again.
     let (c0, n0) = (r.counter(CounterId::FeedReconnects), proxy.connections());
     proxy.set(Fault::StallHandshake);
-    assert_not_quoting_and_alarmed(&r, &monitor, "the stalled handshakes");
+    assert_not_quoting_and_alarmed(r, monitor, "the stalled handshakes");
     wait_for(Duration::from_secs(20), || {
         engine
             .stderr_text()
@@ -88,33 +66,28 @@ fn every_tls_fault_from_the_proxy_is_refused_and_survived() {
     assert!(r.counter(CounterId::FeedReconnects) > c0);
     let n1 = proxy.connections();
     proxy.set(Fault::Pass);
-    wait_live_on_a_new_connection(&r, &proxy, n1, "the stalled handshakes");
+    wait_live_on_a_new_connection(r, proxy, n1, "the stalled handshakes");
     wait_for(Duration::from_secs(20), || {
         (r.open_orders().ok()?.count > 0).then_some(())
     })
     .expect("quoting again after every fault");
 
     assert_eq!(
-        errors(&r),
+        errors(r),
         e0,
         "no byte of a damaged record reached the decoder"
     );
-    let log = engine.stderr_text();
-    for why in [
-        "a TLS record failed to decrypt or broke the protocol",
-        "the server's TLS stream ended without close_notify (truncated)",
-        "read failed (connection reset?)",
-        "handshake timed out; retrying",
-    ] {
-        assert!(log.contains(why), "the log does not say {why:?}:\n{log}");
-    }
-
-    engine.signal(libc::SIGTERM);
-    assert!(
-        engine.wait_exit(Duration::from_secs(10)).success(),
-        "{}",
-        engine.stderr_text()
+    assert_log_says(
+        engine,
+        &[
+            "a TLS record failed to decrypt or broke the protocol",
+            "the server's TLS stream ended without close_notify (truncated)",
+            "read failed (connection reset?)",
+            "handshake timed out; retrying",
+        ],
     );
+
+    engine.stop_cleanly(Duration::from_secs(10));
     assert_eq!(r.counter(CounterId::HotPathAllocations), 0);
     assert!(!engine.shm.exists(), "region removed at exit");
 }

@@ -94,11 +94,6 @@ fn trades_on_venue_data_and_recovers_from_every_feed_fault() {
     })
     .expect("quoting again on live data");
 
-    engine.signal(libc::SIGTERM);
-    assert!(
-        engine.wait_exit(Duration::from_secs(10)).success(),
-        "{}",
-        engine.stderr_text()
-    );
+    engine.stop_cleanly(Duration::from_secs(10));
     assert_eq!(r.counter(CounterId::HotPathAllocations), 0);
 }

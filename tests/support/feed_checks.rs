@@ -1,12 +1,77 @@
-//! Checks shared by the tests that put a fault-injecting proxy ([`crate::proxy`]) on the
-//! engine's market-data connection: each waits a bounded time and panics naming what it
-//! waited for.
+//! What the tests that put a fault-injecting proxy ([`crate::proxy`]) on the engine's
+//! market-data connection share: the processes they start ([`ProxiedFeed`]), and checks that
+//! each wait a bounded time and panic naming what they waited for.
 
 use crate::proxy::FaultProxy;
-use crate::{feed_state, wait_feed_live, wait_for, MonitorProcess};
+use crate::{
+    feed_state, test_config, wait_feed_live, wait_for, with_feed, EngineProcess, MonitorProcess,
+    VenueProcess,
+};
+use std::path::Path;
 use std::time::Duration;
 use tickwire_shm::layout::{alarms, CounterId, FeedState};
 use tickwire_shm::region::RegionReader;
+
+/// The venue simulator, the proxy in front of its streams, and an engine reading market data
+/// through the proxy (pinging after 300 ms of silence, dead after 1.5 s), with a monitor.
+#[derive(Debug)]
+pub struct ProxiedFeed {
+    /// The venue (killed on drop).
+    pub venue: VenueProcess,
+    /// The proxy between the engine's feed and the venue.
+    pub proxy: FaultProxy,
+    /// The engine.
+    pub engine: EngineProcess,
+    /// The engine's region.
+    pub region: RegionReader,
+    /// A monitor on the engine's region.
+    pub monitor: MonitorProcess,
+}
+
+impl ProxiedFeed {
+    /// Starts them in `dir` (the venue with `seed`, over TLS when `tls`; the engine as
+    /// `instance`) and waits until the engine quotes on live data.
+    pub fn start(dir: &Path, seed: u64, tls: bool, instance: &str) -> Self {
+        let venue = if tls {
+            VenueProcess::start(dir, seed)
+        } else {
+            VenueProcess::start_plain(dir, seed)
+        };
+        let (scheme, upstream) = venue.ws.split_once("://").expect("venue URL");
+        let upstream = upstream.parse().expect("venue address");
+        let proxy = if tls {
+            FaultProxy::start_tls(upstream)
+        } else {
+            FaultProxy::start(upstream)
+        };
+        let ca_line = venue
+            .ca_file
+            .as_ref()
+            .map(|ca| format!("ca_file = \"{}\"\n", ca.display()))
+            .unwrap_or_default();
+        let feed = format!(
+            "[feed]\nsource = \"venue\"\nurl = \"{scheme}://{}/stream\"\nrest_url = \"{}\"\n\
+             {ca_line}ping_after_ms = 300\ndead_after_ms = 1500\n",
+            proxy.addr, venue.rest
+        );
+        let config = with_feed(&test_config(dir, instance, ""), &feed);
+        let mut engine = EngineProcess::start(dir, &config);
+        let region = engine.wait_ready();
+        let monitor = MonitorProcess::start(&engine.shm, &[]);
+        wait_feed_live(&region, "start");
+        wait_for(Duration::from_secs(20), || {
+            (region.open_orders().ok()?.count > 0).then_some(())
+        })
+        .expect("quoting on live data");
+        Self {
+            venue,
+            proxy,
+            engine,
+            region,
+            monitor,
+        }
+    }
+}
 
 /// Waits until counter `id` exceeds `above`.
 pub fn wait_counter(r: &RegionReader, id: CounterId, above: u64, what: &str) {
@@ -69,4 +134,12 @@ pub fn assert_not_quoting_and_alarmed(r: &RegionReader, monitor: &MonitorProcess
             .then_some(())
     })
     .unwrap_or_else(|| panic!("no feed alarm on /api/state during {what}"));
+}
+
+/// Asserts that the engine's log so far says each of `whys` (the causes of its reconnects).
+pub fn assert_log_says(engine: &EngineProcess, whys: &[&str]) {
+    let log = engine.stderr_text();
+    for why in whys {
+        assert!(log.contains(why), "the log does not say {why:?}:\n{log}");
+    }
 }
