@@ -396,7 +396,7 @@ struct InProcess {
     turns: (u64, Duration),
     /// Each engine run's own tick-to-trade p50, ns, in the order of its rounds: set beside the
     /// floor's p50 of the same rounds, they show how much of the pooled figure is the machine's
-    /// phase. `None` for a run whose region could not be read.
+    /// phase. `None` for a run whose region could not be read, or that recorded none.
     p50_per_round: Vec<Option<u64>>,
 }
 
@@ -440,7 +440,7 @@ impl InProcess {
         self.tick_ns_q32 = region.ticks_to_ns(1 << 32);
         let run = region.latency_ticks(Stage::TickToTrade);
         self.p50_per_round
-            .push(Some(region.ticks_to_ns(run.value_at_quantile(0.5))));
+            .push((run.count > 0).then(|| region.ticks_to_ns(run.value_at_quantile(0.5))));
     }
 
     /// Notes a run whose region could not be read (its round has no in-process figures).
@@ -490,7 +490,7 @@ impl InProcess {
             "p999_ns": at(Stage::TickToTrade, 0.999),
             "max_ns": self.ns(t2t.max),
             "samples": t2t.count,
-            "p50_ns_per_round": self.p50_per_round,
+            "per_round_p50_ns": self.p50_per_round,
             "definition": "a market event's socket read done -> the first request it caused, \
                            encoded, handed to the connection's write (the engine's \
                            tick_to_trade stage)",
@@ -1358,7 +1358,7 @@ fn main() {
         );
     }
     println!("tickwire in-process (socket read -> order write): {in_process}");
-    let p50s: Vec<String> = in_process["p50_ns_per_round"]
+    let p50s: Vec<String> = in_process["per_round_p50_ns"]
         .as_array()
         .map(|rounds| {
             rounds
