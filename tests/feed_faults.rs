@@ -167,6 +167,7 @@ fn every_stream_fault_from_the_proxy_is_survived_and_shown() {
     // The operator can read why the feed reconnected each time.
     assert_log_says(
         engine,
+        0,
         &[
             "connection dead: nothing received, not even a pong",
             "read failed (connection reset?)",

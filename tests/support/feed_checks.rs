@@ -15,17 +15,20 @@ use tickwire_shm::region::RegionReader;
 /// The venue simulator, the proxy in front of its streams, and an engine reading market data
 /// through the proxy (pinging after 300 ms of silence, dead after 1.5 s), with a monitor.
 #[derive(Debug)]
+///
+/// Fields drop in their order: the monitor, the region, the engine, the proxy, the venue, each
+/// before what it reads from.
 pub struct ProxiedFeed {
-    /// The venue (killed on drop).
-    pub venue: VenueProcess,
-    /// The proxy between the engine's feed and the venue.
-    pub proxy: FaultProxy,
-    /// The engine.
-    pub engine: EngineProcess,
-    /// The engine's region.
-    pub region: RegionReader,
     /// A monitor on the engine's region.
     pub monitor: MonitorProcess,
+    /// The engine's region.
+    pub region: RegionReader,
+    /// The engine.
+    pub engine: EngineProcess,
+    /// The proxy between the engine's feed and the venue.
+    pub proxy: FaultProxy,
+    /// The venue (killed on drop).
+    pub venue: VenueProcess,
 }
 
 impl ProxiedFeed {
@@ -64,11 +67,11 @@ impl ProxiedFeed {
         })
         .expect("quoting on live data");
         Self {
-            venue,
-            proxy,
-            engine,
-            region,
             monitor,
+            region,
+            engine,
+            proxy,
+            venue,
         }
     }
 }
@@ -136,10 +139,23 @@ pub fn assert_not_quoting_and_alarmed(r: &RegionReader, monitor: &MonitorProcess
     .unwrap_or_else(|| panic!("no feed alarm on /api/state during {what}"));
 }
 
-/// Asserts that the engine's log so far says each of `whys` (the causes of its reconnects).
-pub fn assert_log_says(engine: &EngineProcess, whys: &[&str]) {
-    let log = engine.stderr_text();
+/// Waits (10 s at most: the engine's log thread writes a moment after the event) until the
+/// engine's log from byte `since` on says each of `whys` (the causes of its reconnects).
+pub fn assert_log_says(engine: &EngineProcess, since: usize, whys: &[&str]) {
     for why in whys {
-        assert!(log.contains(why), "the log does not say {why:?}:\n{log}");
+        wait_for(Duration::from_secs(10), || {
+            engine
+                .stderr_text()
+                .get(since..)?
+                .contains(why)
+                .then_some(())
+        })
+        .unwrap_or_else(|| {
+            let log = engine.stderr_text();
+            panic!(
+                "the log does not say {why:?} after byte {since}:\n{}",
+                log.get(since..).unwrap_or(&log)
+            )
+        });
     }
 }

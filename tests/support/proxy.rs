@@ -63,6 +63,25 @@ pub enum Fault {
     StallHandshake,
 }
 
+impl Fault {
+    /// Whether the fault can act on a stream cut by `framing`.
+    fn applies_to(self, framing: Framing) -> bool {
+        match self {
+            Fault::Pass | Fault::Blackhole | Fault::ResetMidFrame => true,
+            Fault::CorruptRecord | Fault::TruncateRecord | Fault::StallHandshake => {
+                framing == Framing::Tls
+            }
+            Fault::Stall
+            | Fault::Drip(_)
+            | Fault::OversizeFrame
+            | Fault::Malformed
+            | Fault::DropDepth
+            | Fault::DuplicateDepth
+            | Fault::SwapDepth => framing == Framing::WebSocket,
+        }
+    }
+}
+
 /// How the proxy cuts the venue's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Framing {
@@ -72,8 +91,10 @@ enum Framing {
     Tls,
 }
 
-/// Application-data records from the venue after which a TLS connection counts as open (its
-/// handshake, the HTTP upgrade and the first market data are behind it).
+/// Records of (outer) content type application data from the venue after which a TLS
+/// connection counts as open. TLS 1.3 sends its encrypted handshake messages and session
+/// tickets under that type too (some six to eight records from the venue); twenty puts the
+/// handshake, the HTTP upgrade and the first market data behind it.
 pub const ESTABLISHED_RECORDS: u64 = 20;
 
 /// TLS record content type of application data.
@@ -150,8 +171,18 @@ impl FaultProxy {
         }
     }
 
-    /// Sets the fault applied from the next frame on.
+    /// Sets the fault applied from the next frame (TLS: record) on.
+    ///
+    /// # Panics
+    ///
+    /// If the fault has no meaning for this proxy's framing (a WebSocket-frame fault on a TLS
+    /// proxy, a TLS fault on a plain one): it would never be applied.
     pub fn set(&self, fault: Fault) {
+        assert!(
+            fault.applies_to(self.shared.framing),
+            "{fault:?} does not apply to a {:?} proxy",
+            self.shared.framing
+        );
         *self.shared.fault.lock().unwrap_or_else(|e| e.into_inner()) = fault;
     }
 
@@ -251,7 +282,14 @@ impl Connection {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
-            match self.upstream.read(&mut buf) {
+            // A stalled handshake shows the client nothing, not even the venue giving up on it.
+            let stalled = shared.fault() == Fault::StallHandshake && !self.established();
+            let from_venue = if stalled {
+                Err(io::ErrorKind::WouldBlock.into())
+            } else {
+                self.upstream.read(&mut buf)
+            };
+            match from_venue {
                 Ok(0) => return Ok(()),
                 Ok(n) => {
                     moved = true;
