@@ -179,8 +179,15 @@ impl Sampler {
                     s.monitor.seq = self.seq;
                     s.monitor.liveness = state::liveness(reader, self.stale_ms);
                     s.monitor.unix_ms = unix_now_ns() / 1_000_000;
+                    if let Some((status, reason)) =
+                        state::verdict(reader, s.monitor.liveness, self.stale_ms)
+                    {
+                        s.engine.status = status;
+                        s.engine.reason = reason;
+                    }
                     s
                 }
+                // Nothing read yet to show: a dead or stalled engine is still shown as such.
                 None => state::detached(
                     Context {
                         region: &self.region,
@@ -188,7 +195,10 @@ impl Sampler {
                         seq: self.seq,
                         attach_error: Some(error),
                     },
-                    Liveness::BadHeader,
+                    match state::liveness(reader, self.stale_ms) {
+                        Liveness::Live => Liveness::BadHeader,
+                        live => live,
+                    },
                 ),
             },
         }
@@ -225,4 +235,109 @@ pub fn spawn(mut sampler: Sampler, period: Duration) -> io::Result<Arc<Shared>> 
             shared.latest.send_replace(Arc::new(publish(state)));
         })?;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+    use std::process::Command;
+    use tickwire_shm::layout::{EngineState, EngineStatus, Region};
+    use tickwire_shm::region::{mono_now_ns, RegionInit, RegionWriter};
+
+    const DYING_WRITER: &str = "TICKWIRE_TEST_DYING_WRITER";
+
+    /// The engine's half: publishes a running status and heartbeats until `<region>.go`
+    /// appears, then exits without cleaning up, as after a `kill -9`. Does nothing unless
+    /// started by the test below.
+    #[test]
+    fn dying_writer() {
+        let Some(path) = std::env::var_os(DYING_WRITER) else {
+            return;
+        };
+        let path = Path::new(&path);
+        let mut writer = RegionWriter::create(
+            path,
+            &RegionInit {
+                instance: "dying",
+                tick_ns_q32: 1 << 32,
+                instruments: &[],
+            },
+        )
+        .expect("create region");
+        let sections = writer.take_sections().expect("sections");
+        sections.strategy.engine().publish(&EngineStatus {
+            state: EngineState::Running.code(),
+            ..EngineStatus::default()
+        });
+        let go = path.with_extension("go");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !go.exists() && Instant::now() < deadline {
+            sections.strategy.heartbeat(mono_now_ns());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // No destructor runs: the region stays.
+        std::process::exit(0);
+    }
+
+    #[test]
+    fn an_engine_killed_inside_a_write_is_shown_dead() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("region");
+        let mut child = Command::new(std::env::current_exe().expect("test exe"))
+            .args([
+                "--exact",
+                "sampler::tests::dying_writer",
+                "--test-threads=1",
+            ])
+            .env(DYING_WRITER, &path)
+            .spawn()
+            .expect("spawn the writer");
+        let history = Mutex::new(VecDeque::new());
+        let mut sampler = Sampler::new(path.clone(), 1_000);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let running = loop {
+            let s = sampler.sample(&history);
+            if s.engine.status == "running" || Instant::now() > deadline {
+                break s;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(running.engine.status, "running", "{:?}", running.monitor);
+        assert_eq!(running.monitor.liveness, Liveness::Live);
+
+        std::fs::write(path.with_extension("go"), b"").expect("go");
+        assert!(child.wait().expect("writer exit").success());
+        // What a writer killed inside a write of the engine cell leaves: its stamp odd for
+        // good (the cell's stamp is its first word; `Region` and `SeqCell` are `repr(C)`).
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open the region");
+        let stamp_at = std::mem::offset_of!(Region, engine) as u64;
+        std::os::unix::fs::FileExt::write_all_at(&file, &3u64.to_ne_bytes(), stamp_at)
+            .expect("write the stamp");
+
+        // The engine cell can no longer be read; the monitor still says the engine is dead.
+        let dead = sampler.sample(&history);
+        assert_eq!(dead.monitor.liveness, Liveness::Dead);
+        assert_eq!(dead.engine.status, "dead");
+        assert!(
+            dead.engine.reason.contains("is gone"),
+            "{}",
+            dead.engine.reason
+        );
+        assert!(
+            dead.monitor
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("engine status")),
+            "{:?}",
+            dead.monitor.error
+        );
+        // So does a monitor that attaches only now, with nothing read before.
+        let fresh = Sampler::new(path, 1_000).sample(&history);
+        assert_eq!(fresh.monitor.liveness, Liveness::Dead);
+        assert_eq!(fresh.engine.status, "dead");
+    }
 }

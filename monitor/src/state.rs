@@ -386,6 +386,31 @@ impl Scale {
     }
 }
 
+/// The status and reason shown for an engine that is not live (dead, stalled, no region), as
+/// the monitor found it; `None` while it is live or stopped cleanly, when the engine's own
+/// status stands. Independent of the engine's cells, so it holds when they cannot be read (an
+/// engine killed inside a write leaves its cell mid-write for good).
+pub fn verdict(reader: &RegionReader, live: Liveness, stale_ms: u64) -> Option<(String, String)> {
+    match live {
+        Liveness::Live | Liveness::Stopped => None,
+        Liveness::Dead => Some((
+            "dead".to_owned(),
+            format!("engine pid {} is gone", reader.pid()),
+        )),
+        Liveness::Stalled => Some((
+            "stalled".to_owned(),
+            format!(
+                "heartbeat {} ms old (threshold {} ms)",
+                heartbeat_age_ms(reader),
+                stale_ms
+            ),
+        )),
+        Liveness::NoRegion | Liveness::BadHeader => {
+            Some((live.health_reason().unwrap_or("").to_owned(), String::new()))
+        }
+    }
+}
+
 /// The monitor's verdict on the engine behind `reader`.
 pub fn liveness(reader: &RegionReader, stale_ms: u64) -> Liveness {
     if reader.flags() & flags::CLEAN_EXIT != 0 {
@@ -534,24 +559,8 @@ pub fn read(
     let engine = reader.engine().map_err(|e| format!("engine status: {e}"))?;
     let engine_state = EngineState::from_code(engine.state).map_or("unknown", EngineState::name);
     let engine_reason = Reason::from_code(engine.reason).map_or("unknown", Reason::name);
-    let (status, reason) = match live {
-        Liveness::Live | Liveness::Stopped => (engine_state.to_owned(), engine_reason.to_owned()),
-        Liveness::Dead => (
-            "dead".to_owned(),
-            format!("engine pid {} is gone", reader.pid()),
-        ),
-        Liveness::Stalled => (
-            "stalled".to_owned(),
-            format!(
-                "heartbeat {} ms old (threshold {} ms)",
-                heartbeat_age_ms(reader),
-                ctx.stale_ms
-            ),
-        ),
-        Liveness::NoRegion | Liveness::BadHeader => {
-            (live.health_reason().unwrap_or("").to_owned(), String::new())
-        }
-    };
+    let (status, reason) = verdict(reader, live, ctx.stale_ms)
+        .unwrap_or_else(|| (engine_state.to_owned(), engine_reason.to_owned()));
     let mut instruments = Vec::new();
     let mut book = BTreeMap::new();
     let mut positions = Vec::new();
