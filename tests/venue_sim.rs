@@ -8,6 +8,7 @@ use std::time::Duration;
 use tickwire_feed::parse_decimal;
 use tickwire_shm::layout::{alarms, CounterId, EngineState, GatewayMode, OrderState};
 use tickwire_shm::region::RegionReader;
+use tickwire_tests::feed_checks::assert_log_says;
 use tickwire_tests::{
     process_alive, test_config, wait_for, with_feed, with_gateway, EngineProcess, VenueProcess,
 };
@@ -417,6 +418,15 @@ fn an_order_entry_disconnect_is_reconciled_back_filled_and_trading_goes_on() {
     assert_eq!(
         r.engine().expect("status").state,
         EngineState::Running.code()
+    );
+    // The order-entry connection's drop, with its cause, and its return are in the log.
+    assert_log_says(
+        &engine,
+        0,
+        &[
+            "WARN gateway: ",
+            "INFO gateway: order entry connected; reconnects so far 1",
+        ],
     );
 
     engine.stop_cleanly(Duration::from_secs(15));

@@ -16,7 +16,7 @@
 
 use crate::clock::LatencyClock;
 use crate::idle::{Agent, WakeSet};
-use crate::log::{Level as LogLevel, Logger};
+use crate::log::Logger;
 use crate::snapshot::{SnapshotClient, SnapshotRequest};
 use crate::stage_samples::StageSamples;
 use crate::strategy_agent::MarketMsg;
@@ -441,19 +441,11 @@ impl FeedAgent {
                 out.status(i, FeedState::Live, source);
             }
         });
-        let logged = match &event {
-            Some(WsEvent::Connected) => logger.log(
-                LogLevel::Info,
-                "connected, subscribed; reconnects so far {}",
-                [conn.reconnects() as i64, 0, 0],
-            ),
-            Some(WsEvent::Disconnected { cause, .. }) => logger.log(
-                LogLevel::Warn,
-                cause.describe(),
-                [conn.reconnects() as i64, 0, 0],
-            ),
-            None => true,
-        };
+        let logged = logger.connection(
+            event.as_ref(),
+            "connected, subscribed; reconnects so far {}",
+            conn.reconnects(),
+        );
         if !logged {
             out.section.counter(CounterId::LogQueueFull).add_shared(1);
         }

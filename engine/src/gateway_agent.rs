@@ -69,6 +69,7 @@
 use crate::back_fill::{BackFills, TradesFrom};
 use crate::clock::{ExtrapolatedWallClock, LatencyClock};
 use crate::idle::{Agent, WakeSet};
+use crate::log::Logger;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -521,6 +522,8 @@ pub struct GatewayAgent {
     batch: Batch,
     /// When the venue connection is read on turns that expect nothing from it.
     quiet_reads: QuietReads,
+    /// Says when the order-entry connection comes and goes, and why (none: not said).
+    logger: Option<Logger>,
     stop: Arc<AtomicBool>,
 }
 
@@ -591,8 +594,16 @@ impl GatewayAgent {
                 in_flight_from: 0,
             },
             quiet_reads: QuietReads::new(1),
+            logger: None,
             stop,
         }
+    }
+
+    /// Logs the order-entry connection's connects and disconnects (with their causes) to
+    /// `logger`.
+    pub fn logging_to(mut self, logger: Logger) -> Self {
+        self.logger = Some(logger);
+        self
     }
 
     /// Reads the venue connection once every `turns` turns (at least 1) while it is quiet, and
@@ -672,6 +683,7 @@ impl GatewayAgent {
             return 0;
         };
         let out = &mut self.out;
+        let logger = &mut self.logger;
         let mut work = 0;
         let mut reconcile = [(0u64, false); 16];
         let mut reconcile_count = 0;
@@ -810,6 +822,16 @@ impl GatewayAgent {
         };
         for &(id, ok) in &reconcile[..reconcile_count] {
             session.on_reconcile_response(id, ok, out);
+        }
+        let logged = logger.as_mut().is_none_or(|logger| {
+            logger.connection(
+                event.as_ref(),
+                "order entry connected; reconnects so far {}",
+                session.conn.reconnects(),
+            )
+        });
+        if !logged {
+            out.section.counter(CounterId::LogQueueFull).add_shared(1);
         }
         match event {
             Some(WsEvent::Connected) => session.start_reconciliation(),

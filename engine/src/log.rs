@@ -8,6 +8,7 @@
 
 use crate::clock::LatencyClock;
 use std::io::Write;
+use tickwire_feed::ws::WsEvent;
 
 /// Severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +62,24 @@ impl Logger {
         } else {
             self.dropped += 1;
             false
+        }
+    }
+
+    /// Logs what a venue connection reported: `connected` on a connect, its cause on a
+    /// disconnect, each with the reconnects so far; `false` if the record was dropped.
+    pub fn connection(
+        &mut self,
+        event: Option<&WsEvent>,
+        connected: &'static str,
+        reconnects: u64,
+    ) -> bool {
+        let args = [i64::try_from(reconnects).unwrap_or(i64::MAX), 0, 0];
+        match event {
+            Some(WsEvent::Connected) => self.log(Level::Info, connected, args),
+            Some(WsEvent::Disconnected { cause, .. }) => {
+                self.log(Level::Warn, cause.describe(), args)
+            }
+            None => true,
         }
     }
 }

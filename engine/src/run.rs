@@ -204,6 +204,17 @@ pub struct Pipeline {
     pub helpers_stop: Arc<AtomicBool>,
 }
 
+/// The loggers of the threads [`build_pipeline`] makes agents for.
+#[derive(Debug)]
+pub struct ThreadLoggers {
+    /// The strategy's.
+    pub strategy: Logger,
+    /// The feed's.
+    pub feed: Logger,
+    /// The gateway's (its order-entry connection).
+    pub gateway: Logger,
+}
+
 /// Wires the agents of `config` to `sections` of a region.
 ///
 /// # Errors
@@ -215,9 +226,13 @@ pub fn build_pipeline(
     sections: Sections,
     journal_path: &Path,
     stop: Arc<AtomicBool>,
-    strategy_log: Logger,
-    feed_log: Logger,
+    loggers: ThreadLoggers,
 ) -> Result<Pipeline> {
+    let ThreadLoggers {
+        strategy: strategy_log,
+        feed: feed_log,
+        gateway: gateway_log,
+    } = loggers;
     let storage_alarm = Arc::new(AtomicBool::new(false));
     let (journal_tx, journal_rx) = journal_ring();
     let journal = JournalWriter::open(
@@ -253,7 +268,8 @@ pub fn build_pipeline(
         sections.gateway,
         clock.clone(),
         Arc::clone(&helpers_stop),
-    );
+    )
+    .logging_to(gateway_log);
     let gateway = match config.engine.idle {
         IdleKind::BusySpin => gateway.reading_quiet_connection_every(QUIET_READ_TURNS),
         IdleKind::Backoff => gateway,
@@ -485,8 +501,10 @@ fn run_threads(
         .take_sections()
         .context("region sections already taken")?;
 
-    let (mut log_writer, mut loggers) = log_rings(clock, &["strategy", "feed", "engine"]);
+    let (mut log_writer, mut loggers) =
+        log_rings(clock, &["strategy", "feed", "gateway", "engine"]);
     let mut engine_log = loggers.pop().context("engine logger")?;
+    let gateway_log = loggers.pop().context("gateway logger")?;
     let feed_log = loggers.pop().context("feed logger")?;
     let strategy_log = loggers.pop().context("strategy logger")?;
     let log_handle = std::thread::Builder::new()
@@ -511,8 +529,11 @@ fn run_threads(
         sections,
         &paths.journal,
         stop,
-        strategy_log,
-        feed_log,
+        ThreadLoggers {
+            strategy: strategy_log,
+            feed: feed_log,
+            gateway: gateway_log,
+        },
     )?;
     let journal = pipeline.journal;
     let persistence = std::thread::Builder::new()

@@ -11,7 +11,7 @@ use tickwire_engine::clock::LatencyClock;
 use tickwire_engine::config::Config;
 use tickwire_engine::idle::{run_agent, Agent, Idle};
 use tickwire_engine::log::log_rings;
-use tickwire_engine::run::build_pipeline;
+use tickwire_engine::run::{build_pipeline, ThreadLoggers};
 use tickwire_shm::layout::CounterId;
 use tickwire_shm::region::{RegionInit, RegionReader, RegionWriter};
 
@@ -77,7 +77,7 @@ fn no_allocation_on_the_strategy_thread_over_a_million_events() {
     )
     .expect("region");
     let sections = region.take_sections().expect("sections");
-    let (_log_writer, mut loggers) = log_rings(&clock, &["strategy", "feed"]);
+    let (_log_writer, mut loggers) = log_rings(&clock, &["strategy", "feed", "gateway"]);
     let stop = Arc::new(AtomicBool::new(false));
     let pipeline = build_pipeline(
         &config,
@@ -85,8 +85,11 @@ fn no_allocation_on_the_strategy_thread_over_a_million_events() {
         sections,
         &dir.path().join("journal.sqlite"),
         Arc::clone(&stop),
-        loggers.remove(0),
-        loggers.remove(0),
+        ThreadLoggers {
+            strategy: loggers.remove(0),
+            feed: loggers.remove(0),
+            gateway: loggers.remove(0),
+        },
     )
     .expect("pipeline");
 
