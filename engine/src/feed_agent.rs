@@ -441,11 +441,13 @@ impl FeedAgent {
                 out.status(i, FeedState::Live, source);
             }
         });
-        let logged = logger.connection(
-            event.as_ref(),
-            "connected, subscribed; reconnects so far {}",
-            conn.reconnects(),
-        );
+        let logged = event.as_ref().is_none_or(|event| {
+            logger.connection(
+                event,
+                "connected, subscribed; reconnects so far {}",
+                conn.reconnects(),
+            )
+        });
         if !logged {
             out.section.counter(CounterId::LogQueueFull).add_shared(1);
         }

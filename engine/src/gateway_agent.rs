@@ -823,13 +823,14 @@ impl GatewayAgent {
         for &(id, ok) in &reconcile[..reconcile_count] {
             session.on_reconcile_response(id, ok, out);
         }
-        let logged = logger.as_mut().is_none_or(|logger| {
-            logger.connection(
-                event.as_ref(),
+        let logged = match (&event, logger) {
+            (Some(event), Some(logger)) => logger.connection(
+                event,
                 "order entry connected; reconnects so far {}",
                 session.conn.reconnects(),
-            )
-        });
+            ),
+            _ => true,
+        };
         if !logged {
             out.section.counter(CounterId::LogQueueFull).add_shared(1);
         }

@@ -67,19 +67,17 @@ impl Logger {
 
     /// Logs what a venue connection reported: `connected` on a connect, its cause on a
     /// disconnect, each with the reconnects so far; `false` if the record was dropped.
+    #[inline]
     pub fn connection(
         &mut self,
-        event: Option<&WsEvent>,
+        event: &WsEvent,
         connected: &'static str,
         reconnects: u64,
     ) -> bool {
         let args = [i64::try_from(reconnects).unwrap_or(i64::MAX), 0, 0];
         match event {
-            Some(WsEvent::Connected) => self.log(Level::Info, connected, args),
-            Some(WsEvent::Disconnected { cause, .. }) => {
-                self.log(Level::Warn, cause.describe(), args)
-            }
-            None => true,
+            WsEvent::Connected => self.log(Level::Info, connected, args),
+            WsEvent::Disconnected { cause, .. } => self.log(Level::Warn, cause.describe(), args),
         }
     }
 }
@@ -225,6 +223,33 @@ mod tests {
         assert!(!writer.finished());
         drop(loggers);
         assert!(writer.finished());
+    }
+
+    #[test]
+    fn connection_events_are_logged_with_their_cause() {
+        let clock = LatencyClock::new();
+        let (mut writer, mut loggers) = log_rings(&clock, &["gateway"]);
+        let logger = &mut loggers[0];
+        let lost = WsEvent::Disconnected {
+            cause: tickwire_feed::ws::Cause::Truncated,
+            detail: String::new(),
+        };
+        assert!(logger.connection(&lost, "connected; reconnects so far {}", 1));
+        assert!(logger.connection(&WsEvent::Connected, "connected; reconnects so far {}", 1));
+        let mut out = Vec::new();
+        assert_eq!(writer.drain(&mut out), 2);
+        let text = String::from_utf8(out).expect("utf8");
+        assert!(
+            text.contains(
+                " WARN gateway: the server's TLS stream ended without close_notify (truncated); \
+                 reconnecting (reconnects so far 1)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(" INFO gateway: connected; reconnects so far 1\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -147,29 +147,36 @@ impl Cause {
     /// What happened, in words (a log line's text).
     pub const fn describe(self) -> &'static str {
         match self {
-            Cause::Connect => "cannot connect (name, TCP or TLS set-up); retrying, attempt {}",
-            Cause::ConnectTimeout => "connect timed out; retrying, attempt {}",
-            Cause::Handshake => "TLS or WebSocket handshake failed; retrying, attempt {}",
-            Cause::HandshakeTimeout => "handshake timed out; retrying, attempt {}",
-            Cause::ClosedByServer => "closed by the server; reconnecting, attempt {}",
+            Cause::Connect => {
+                "cannot connect (name, TCP or TLS set-up); retrying (reconnects so far {})"
+            }
+            Cause::ConnectTimeout => "connect timed out; retrying (reconnects so far {})",
+            Cause::Handshake => {
+                "TLS or WebSocket handshake failed; retrying (reconnects so far {})"
+            }
+            Cause::HandshakeTimeout => "handshake timed out; retrying (reconnects so far {})",
+            Cause::ClosedByServer => "closed by the server; reconnecting (reconnects so far {})",
             Cause::Dead => {
-                "connection dead: nothing received, not even a pong; reconnecting, attempt {}"
+                "connection dead: nothing received, not even a pong; reconnecting (reconnects so \
+                 far {})"
             }
             Cause::Oversize => {
-                "the server announced a frame or message over the size limit; reconnecting, \
-                 attempt {}"
+                "the server announced a frame or message over the size limit; reconnecting \
+                 (reconnects so far {})"
             }
-            Cause::Protocol => "the server broke the WebSocket protocol; reconnecting, attempt {}",
+            Cause::Protocol => {
+                "the server broke the WebSocket protocol; reconnecting (reconnects so far {})"
+            }
             Cause::Truncated => {
-                "the server's TLS stream ended without close_notify (truncated); reconnecting, \
-                 attempt {}"
+                "the server's TLS stream ended without close_notify (truncated); reconnecting \
+                 (reconnects so far {})"
             }
             Cause::TlsRecord => {
                 "a TLS record failed to decrypt or broke the protocol (corrupted in transit?); \
-                 reconnecting, attempt {}"
+                 reconnecting (reconnects so far {})"
             }
-            Cause::Read => "read failed (connection reset?); reconnecting, attempt {}",
-            Cause::Write => "write failed; reconnecting, attempt {}",
+            Cause::Read => "read failed (connection reset?); reconnecting (reconnects so far {})",
+            Cause::Write => "write failed; reconnecting (reconnects so far {})",
         }
     }
 }

@@ -11,6 +11,9 @@
 //!   shown with the verdict (`dead`, `stopped`); when the path holds a new region, the monitor
 //!   switches to it; when nothing readable is there and nothing was ever attached, the state
 //!   says why (`no region`, `bad header`) and shows no values.
+//! - The status and reason shown for an engine that is not live are the monitor's verdict
+//!   (`dead`, `stalled`), also when the region's cells cannot be read (an engine killed inside
+//!   a write leaves one mid-write for good): from the pid and the heartbeat, never from a cell.
 //! - Latency history is bounded ([`HISTORY_POINTS`]).
 
 use crate::state::{self, Context, LatencyPoint, Liveness, State};
@@ -187,19 +190,28 @@ impl Sampler {
                     }
                     s
                 }
-                // Nothing read yet to show: a dead or stalled engine is still shown as such.
-                None => state::detached(
-                    Context {
-                        region: &self.region,
-                        stale_ms: self.stale_ms,
-                        seq: self.seq,
-                        attach_error: Some(error),
-                    },
-                    match state::liveness(reader, self.stale_ms) {
+                // Nothing read yet to show: a dead or stalled engine is still shown as such,
+                // with the monitor's reason (the read error stays in `monitor.error`).
+                None => {
+                    let live = match state::liveness(reader, self.stale_ms) {
                         Liveness::Live => Liveness::BadHeader,
                         live => live,
-                    },
-                ),
+                    };
+                    let mut s = state::detached(
+                        Context {
+                            region: &self.region,
+                            stale_ms: self.stale_ms,
+                            seq: self.seq,
+                            attach_error: Some(error),
+                        },
+                        live,
+                    );
+                    if let Some((status, reason)) = state::verdict(reader, live, self.stale_ms) {
+                        s.engine.status = status;
+                        s.engine.reason = reason;
+                    }
+                    s
+                }
             },
         }
     }
@@ -241,7 +253,7 @@ pub fn spawn(mut sampler: Sampler, period: Duration) -> io::Result<Arc<Shared>> 
 mod tests {
     use super::*;
     use std::path::Path;
-    use std::process::Command;
+    use std::process::{Command, Stdio};
     use tickwire_shm::layout::{EngineState, EngineStatus, Region};
     use tickwire_shm::region::{mono_now_ns, RegionInit, RegionWriter};
 
@@ -284,15 +296,18 @@ mod tests {
     fn an_engine_killed_inside_a_write_is_shown_dead() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("region");
-        let mut child = Command::new(std::env::current_exe().expect("test exe"))
-            .args([
-                "--exact",
-                "sampler::tests::dying_writer",
-                "--test-threads=1",
-            ])
-            .env(DYING_WRITER, &path)
-            .spawn()
-            .expect("spawn the writer");
+        let mut child = Writer(
+            Command::new(std::env::current_exe().expect("test exe"))
+                .args([
+                    "--exact",
+                    "sampler::tests::dying_writer",
+                    "--test-threads=1",
+                ])
+                .env(DYING_WRITER, &path)
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("spawn the writer"),
+        );
         let history = Mutex::new(VecDeque::new());
         let mut sampler = Sampler::new(path.clone(), 1_000);
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -307,7 +322,7 @@ mod tests {
         assert_eq!(running.monitor.liveness, Liveness::Live);
 
         std::fs::write(path.with_extension("go"), b"").expect("go");
-        assert!(child.wait().expect("writer exit").success());
+        assert!(child.0.wait().expect("writer exit").success());
         // What a writer killed inside a write of the engine cell leaves: its stamp odd for
         // good (the cell's stamp is its first word; `Region` and `SeqCell` are `repr(C)`).
         let file = std::fs::OpenOptions::new()
@@ -339,5 +354,20 @@ mod tests {
         let fresh = Sampler::new(path, 1_000).sample(&history);
         assert_eq!(fresh.monitor.liveness, Liveness::Dead);
         assert_eq!(fresh.engine.status, "dead");
+        assert!(
+            fresh.engine.reason.contains("is gone"),
+            "{}",
+            fresh.engine.reason
+        );
+    }
+
+    /// The writer process, killed and reaped if the test ends before it exits.
+    struct Writer(std::process::Child);
+
+    impl Drop for Writer {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
     }
 }
