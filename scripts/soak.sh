@@ -13,7 +13,8 @@
 #   --data-dir DIR    run directory (default target/soak); soak.json is written there
 #
 # Exits 0 when memory, descriptors and latency stayed flat (last third against first third),
-# 1 when they grew, 2 when the run could not be sampled.
+# 1 when they grew, 2 when the run could not be sampled. The monitor's memory is judged from
+# the moment its 600 one-second latency windows are full, so only in runs of 12 minutes or more.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 minutes=10
