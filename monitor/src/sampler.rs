@@ -333,31 +333,29 @@ mod tests {
         std::os::unix::fs::FileExt::write_all_at(&file, &3u64.to_ne_bytes(), stamp_at)
             .expect("write the stamp");
 
-        // The engine cell can no longer be read; the monitor still says the engine is dead.
-        let dead = sampler.sample(&history);
-        assert_eq!(dead.monitor.liveness, Liveness::Dead);
-        assert_eq!(dead.engine.status, "dead");
-        assert!(
-            dead.engine.reason.contains("is gone"),
-            "{}",
-            dead.engine.reason
-        );
-        assert!(
-            dead.monitor
-                .error
-                .as_deref()
-                .is_some_and(|e| e.contains("engine status")),
-            "{:?}",
-            dead.monitor.error
-        );
-        // So does a monitor that attaches only now, with nothing read before.
-        let fresh = Sampler::new(path, 1_000).sample(&history);
-        assert_eq!(fresh.monitor.liveness, Liveness::Dead);
-        assert_eq!(fresh.engine.status, "dead");
-        assert!(
-            fresh.engine.reason.contains("is gone"),
-            "{}",
-            fresh.engine.reason
+        // The engine cell can no longer be read; the monitor still says the engine is dead,
+        // and so does a monitor that attaches only now, with nothing read before.
+        let assert_dead = |s: &State, which: &str| {
+            assert_eq!(s.monitor.liveness, Liveness::Dead, "{which}");
+            assert_eq!(s.engine.status, "dead", "{which}");
+            assert!(
+                s.engine.reason.contains("is gone"),
+                "{which}: {}",
+                s.engine.reason
+            );
+            assert!(
+                s.monitor
+                    .error
+                    .as_deref()
+                    .is_some_and(|e| e.contains("engine status")),
+                "{which}: {:?}",
+                s.monitor.error
+            );
+        };
+        assert_dead(&sampler.sample(&history), "the attached monitor");
+        assert_dead(
+            &Sampler::new(path, 1_000).sample(&history),
+            "a monitor attached after the death",
         );
     }
 
