@@ -182,25 +182,23 @@ def main():
 
     verdict = {}
     problems = []
-    # The monitor keeps MONITOR_HISTORY_S one-second latency windows for its charts: its memory
-    # grows until they are full by design, so it is compared only from then on.
-    monitor_steady = [r for r in steady if r["t_s"] >= MONITOR_HISTORY_S + args.warmup]
-    monitor_third = len(monitor_steady) // 3
-    for key, slack_kib, rs in (
-        ("eng_rss_kib", 1024, steady),
-        ("mon_rss_kib", 2048, monitor_steady),
-        ("ven_rss_kib", 4096, steady),
+    # Each process's memory is compared from `from_s` on: the monitor's once its MONITOR_HISTORY_S
+    # one-second latency windows are full (its memory grows until then by design).
+    for key, slack_kib, from_s in (
+        ("eng_rss_kib", 1024, args.warmup),
+        ("mon_rss_kib", 2048, args.warmup + MONITOR_HISTORY_S),
+        ("ven_rss_kib", 4096, args.warmup),
     ):
-        part = max(1, len(rs) // 3)
-        if key == "mon_rss_kib" and monitor_third < 1:
+        rs = [r for r in rows if r["t_s"] >= from_s]
+        if len(rs) < 3:
             verdict[key] = {"first": None, "last": None, "last_third_kib_per_min": None,
-                            "note": f"not judged: the run ends before the monitor's "
-                                    f"{MONITOR_HISTORY_S} s of latency history is full"}
+                            "from_s": from_s,
+                            "note": f"not judged: fewer than 3 samples from {from_s:.0f} s on"}
             continue
+        part = len(rs) // 3
         a, b = median_of(rs[:part], key), median_of(rs[-part:], key)
-        verdict[key] = {"first": a, "last": b, "last_third_kib_per_min": slope_per_min(rs[-part:], key)}
-        if key == "mon_rss_kib":
-            verdict[key]["from_s"] = rs[0]["t_s"]
+        verdict[key] = {"first": a, "last": b, "from_s": from_s,
+                        "last_third_kib_per_min": slope_per_min(rs[-part:], key)}
         if b > a * 1.05 + slack_kib:
             problems.append(f"{key} grew from {a:.0f} to {b:.0f} KiB")
     a, b = median_of(first, "eng_fds"), median_of(last, "eng_fds")
@@ -232,8 +230,8 @@ def main():
         b = "-" if v["last"] is None else f"{v['last']:.1f}"
         slope = v.get("last_third_kib_per_min")
         trend = "" if slope is None else f"   (last third: {slope:+.1f} KiB/min)"
-        if "from_s" in v:
-            trend += f"   (from {v['from_s']:.0f} s, once its history is full)"
+        if v.get("from_s", args.warmup) > args.warmup:
+            trend += f"   (from {v['from_s']:.0f} s)"
         if "note" in v:
             trend = "   " + v["note"]
         print(f"  {key:<12} {a:>10} -> {b:>10}{trend}")

@@ -175,44 +175,40 @@ impl Sampler {
                 self.last_good = Some(s.clone());
                 s
             }
-            Err(error) => match &self.last_good {
-                Some(good) => {
-                    let mut s = good.clone();
-                    s.monitor.error = Some(error);
-                    s.monitor.seq = self.seq;
-                    s.monitor.liveness = state::liveness(reader, self.stale_ms);
-                    s.monitor.unix_ms = unix_now_ns() / 1_000_000;
-                    if let Some((status, reason)) =
-                        state::verdict(reader, s.monitor.liveness, self.stale_ms)
-                    {
-                        s.engine.status = status;
-                        s.engine.reason = reason;
+            Err(error) => {
+                let live = state::liveness(reader, self.stale_ms);
+                let mut s = match &self.last_good {
+                    Some(good) => {
+                        let mut s = good.clone();
+                        s.monitor.error = Some(error);
+                        s.monitor.seq = self.seq;
+                        s.monitor.liveness = live;
+                        s.monitor.unix_ms = unix_now_ns() / 1_000_000;
+                        s
                     }
-                    s
-                }
-                // Nothing read yet to show: a dead or stalled engine is still shown as such,
-                // with the monitor's reason (the read error stays in `monitor.error`).
-                None => {
-                    let live = match state::liveness(reader, self.stale_ms) {
-                        Liveness::Live => Liveness::BadHeader,
-                        live => live,
-                    };
-                    let mut s = state::detached(
+                    // Nothing read yet to show.
+                    None => state::detached(
                         Context {
                             region: &self.region,
                             stale_ms: self.stale_ms,
                             seq: self.seq,
                             attach_error: Some(error),
                         },
-                        live,
-                    );
-                    if let Some((status, reason)) = state::verdict(reader, live, self.stale_ms) {
-                        s.engine.status = status;
-                        s.engine.reason = reason;
-                    }
-                    s
+                        if live == Liveness::Live {
+                            Liveness::BadHeader
+                        } else {
+                            live
+                        },
+                    ),
+                };
+                // A dead or stalled engine is shown as such, with the monitor's reason (the
+                // read error stays in `monitor.error`).
+                if let Some((status, reason)) = state::verdict(reader, live, self.stale_ms) {
+                    s.engine.status = status;
+                    s.engine.reason = reason;
                 }
-            },
+                s
+            }
         }
     }
 }

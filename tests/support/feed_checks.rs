@@ -47,11 +47,7 @@ impl ProxiedFeed {
         } else {
             FaultProxy::start(upstream)
         };
-        let ca_line = venue
-            .ca_file
-            .as_ref()
-            .map(|ca| format!("ca_file = \"{}\"\n", ca.display()))
-            .unwrap_or_default();
+        let ca_line = venue.ca_line();
         let feed = format!(
             "[feed]\nsource = \"venue\"\nurl = \"{scheme}://{}/stream\"\nrest_url = \"{}\"\n\
              {ca_line}ping_after_ms = 300\ndead_after_ms = 1500\n",

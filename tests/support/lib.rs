@@ -332,7 +332,7 @@ impl VenueProcess {
     }
 
     /// `ca_file = "..."` and a newline, or nothing when plain.
-    fn ca_line(&self) -> String {
+    pub fn ca_line(&self) -> String {
         self.ca_file
             .as_ref()
             .map(|ca| format!("ca_file = \"{}\"\n", ca.display()))

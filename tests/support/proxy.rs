@@ -246,6 +246,15 @@ struct Connection {
     records: u64,
 }
 
+/// How [`Connection::cut`] ends a connection.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// An abortive close: the peer gets an RST.
+    Rst,
+    /// A FIN after the bytes sent.
+    Fin,
+}
+
 enum Flow {
     Continue,
     Closed,
@@ -366,7 +375,7 @@ impl Connection {
                     std::thread::sleep(Duration::from_millis(ms));
                 }
             }
-            Fault::ResetMidFrame if data => return self.cut(shared, frame, fault, true),
+            Fault::ResetMidFrame if data => return self.cut(shared, frame, fault, End::Rst),
             Fault::OversizeFrame if data => {
                 let mut hostile = vec![0x81, 127];
                 hostile.extend_from_slice(&(256u64 << 20).to_be_bytes());
@@ -404,19 +413,13 @@ impl Connection {
     }
 
     /// Forwards the first half of `bytes`, marks the one-shot `fault` done and ends the
-    /// connection to the client inside them: with an RST, or with a FIN (`with_rst == false`).
-    /// After a FIN the client's bytes are read and dropped until it closes (5 s at most), so
-    /// that the close that follows is not turned into an RST by unread data.
-    fn cut(
-        &mut self,
-        shared: &Shared,
-        bytes: &[u8],
-        fault: Fault,
-        with_rst: bool,
-    ) -> io::Result<Flow> {
+    /// connection to the client inside them, as `end` says. After a FIN the client's bytes are
+    /// read and dropped until it closes (5 s at most), so that the close that follows is not
+    /// turned into an RST by unread data.
+    fn cut(&mut self, shared: &Shared, bytes: &[u8], fault: Fault, end: End) -> io::Result<Flow> {
         write_all(&mut self.client, &bytes[..bytes.len() / 2], shared)?;
         shared.done(fault);
-        if with_rst {
+        if end == End::Rst {
             reset(&self.client);
         } else {
             self.client.shutdown(std::net::Shutdown::Write)?;
@@ -457,9 +460,11 @@ impl Connection {
                 shared.done(fault);
             }
             Fault::TruncateRecord if data && open => {
-                return self.cut(shared, &record, fault, false)
+                return self.cut(shared, &record, fault, End::Fin)
             }
-            Fault::ResetMidFrame if data && open => return self.cut(shared, &record, fault, true),
+            Fault::ResetMidFrame if data && open => {
+                return self.cut(shared, &record, fault, End::Rst)
+            }
             _ => write_all(&mut self.client, &record, shared)?,
         }
         Ok(Flow::Continue)
